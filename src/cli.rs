@@ -1,0 +1,72 @@
+//! Command line: clap definitions and one dispatch; each subcommand lives in [`crate::commands`].
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::commands;
+use crate::dataset::{Dataset, LoadOptions};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "musav",
+    version,
+    about = "Curate MTG-Jamendo mood tags into a single-label set; retrain and validate the mood model",
+    long_about = None,
+    after_help = "Exit codes: 0 success, 1 failure (the message says which file or setting and what to do).\n\
+                  Typical flow: musav stats → musav cluster --out my_labels.toml → musav export --labels my_labels.toml --out out/export"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    Stats(commands::stats::Args),
+    Cluster(commands::cluster::Args),
+    Export(commands::export::Args),
+}
+
+/// Where the metadata comes from (shared by every command that reads it).
+#[derive(Debug, Clone, clap::Args)]
+pub struct DataArgs {
+    /// A directory holding autotagging_moodtheme-{train,validation,test}.tsv, or one MTG-format TSV
+    /// file [default: the shipped split-0 in data/]
+    #[arg(long, value_name = "PATH")]
+    pub data: Option<PathBuf>,
+    /// Prefix every tag must carry; it is stripped from tag names
+    #[arg(long, value_name = "PREFIX", default_value = crate::dataset::DEFAULT_TAG_PREFIX)]
+    pub tag_prefix: String,
+}
+
+impl DataArgs {
+    pub fn load(&self) -> anyhow::Result<Dataset> {
+        let path = self
+            .data
+            .clone()
+            .unwrap_or_else(crate::dataset::default_metadata_path);
+        Ok(Dataset::load(
+            &path,
+            &LoadOptions {
+                tag_prefix: self.tag_prefix.clone(),
+            },
+        )?)
+    }
+}
+
+/// Output format for commands that can serve scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    #[default]
+    Text,
+    Json,
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Stats(a) => commands::stats::run(a),
+        Command::Cluster(a) => commands::cluster::run(a),
+        Command::Export(a) => commands::export::run(a),
+    }
+}

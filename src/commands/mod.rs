@@ -1,0 +1,5 @@
+//! One module per subcommand: parse-level `Args`, then a `run` that calls the library.
+
+pub mod cluster;
+pub mod export;
+pub mod stats;

@@ -1,0 +1,12 @@
+//! musav: curate MTG-Jamendo mood/theme tags into a single-label set, then retrain and validate a
+//! mood model on it.
+//!
+//! Data flows one way: [`dataset`] (load) → [`curation`] (represent, reduce, cluster, label map) →
+//! [`export`] (the single-label set).
+
+pub mod cli;
+pub mod commands;
+pub mod curation;
+pub mod dataset;
+pub mod export;
+pub mod fsio;
