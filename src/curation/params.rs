@@ -23,9 +23,9 @@ pub struct CurationParams {
     /// Number of k-means clusters.
     pub k: usize,
     pub seed: u64,
-    /// A tag is noise when its distance to its cluster's centroid exceeds this many times the median
-    /// distance of all tags to their centroids, or when no other tag of its cluster lies within that
-    /// distance of it (it has no neighbours). `f64::INFINITY` disables noise.
+    /// A tag is noise when its nearest other tag (in PCA space) is farther than this many times the
+    /// median nearest-neighbour distance: it has no neighbourhood, so no cluster to join.
+    /// `f64::INFINITY` disables noise.
     pub noise_threshold: f64,
 }
 
@@ -36,7 +36,7 @@ impl Default for CurationParams {
             components: 10,
             k: 11,
             seed: 42,
-            noise_threshold: 1.6,
+            noise_threshold: 1.4,
         }
     }
 }
@@ -53,6 +53,10 @@ pub enum CurationError {
     TooManyClusters { k: usize, tags: usize },
     #[error("--noise-threshold must be a positive number (got {0})")]
     BadNoiseThreshold(f64),
+    #[error(
+        "only {kept} tags are not noise, fewer than --k {k}; raise --noise-threshold or lower --k"
+    )]
+    TooMuchNoise { kept: usize, k: usize },
     #[error("PCA failed: {0}")]
     Pca(String),
     #[error("k-means failed: {0}")]

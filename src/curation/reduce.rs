@@ -2,7 +2,7 @@
 
 use linfa::prelude::*;
 use linfa_reduction::Pca;
-use ndarray::Array2;
+use ndarray::{Array2, Axis};
 
 use super::CurationError;
 
@@ -19,8 +19,41 @@ pub fn pca(vectors: &Array2<f64>, components: usize, _seed: u64) -> Result<Reduc
         .fit(&ds)
         .map_err(|e| CurationError::Pca(e.to_string()))?;
     let coords = model.predict(vectors);
+    // linfa's ratio is relative to the kept components only (and its `explained_variance` divides
+    // by the number of components, not samples); report σ² against the data's total sum of squares so
+    // "how much do 10 components keep" has an honest answer.
+    let total: f64 = vectors.var_axis(Axis(0), 0.0).sum() * vectors.nrows() as f64;
     Ok(Reduced {
         coords,
-        explained_variance_ratio: model.explained_variance_ratio().to_vec(),
+        explained_variance_ratio: model
+            .singular_values()
+            .iter()
+            .map(|s| s * s / total)
+            .collect(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Points on a line in 3-D: one component carries all the variance.
+    #[test]
+    fn explained_variance_is_relative_to_total() {
+        let rows: Vec<f64> = (0..20)
+            .flat_map(|i| {
+                let t = i as f64;
+                [t, 2.0 * t, -t]
+            })
+            .collect();
+        let v = Array2::from_shape_vec((20, 3), rows).unwrap();
+        let r = pca(&v, 2, 0).unwrap();
+        assert!(
+            (r.explained_variance_ratio[0] - 1.0).abs() < 1e-9,
+            "{:?}",
+            r.explained_variance_ratio
+        );
+        assert!(r.explained_variance_ratio[1].abs() < 1e-9);
+        assert_eq!(r.coords.dim(), (20, 2));
+    }
 }
