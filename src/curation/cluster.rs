@@ -70,7 +70,7 @@ fn dist(a: ArrayView1<f64>, b: ArrayView1<f64>) -> f64 {
 mod tests {
     use super::*;
     use crate::curation::Representation;
-    use rand::{Rng, SeedableRng as _};
+    use rand::{Rng, SeedableRng};
 
     fn params(k: usize) -> CurationParams {
         CurationParams {
@@ -112,10 +112,19 @@ mod tests {
 
     #[test]
     fn too_much_noise_is_an_error_not_fewer_clusters() {
-        let coords =
-            Array2::from_shape_vec((4, 2), vec![0.0, 0.0, 0.1, 0.0, 50.0, 50.0, -50.0, 40.0])
-                .unwrap();
-        let e = cluster(&coords, &params(4)).unwrap_err();
+        let coords = Array2::from_shape_vec(
+            (6, 2),
+            vec![
+                0.0, 0.0, 0.1, 0.0, 0.0, 0.1, 0.1, 0.1, 50.0, 50.0, -50.0, 40.0,
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            isolated(&coords, 3.0),
+            [false, false, false, false, true, true]
+        );
+        assert!(cluster(&coords, &params(4)).is_ok());
+        let e = cluster(&coords, &params(5)).unwrap_err();
         assert!(e.to_string().contains("--noise-threshold"), "{e}");
     }
 }

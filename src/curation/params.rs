@@ -71,7 +71,7 @@ impl CurationParams {
         if self.k == 0 {
             return Err(CurationError::ZeroClusters);
         }
-        if !(self.noise_threshold > 0.0) {
+        if self.noise_threshold.is_nan() || self.noise_threshold <= 0.0 {
             return Err(CurationError::BadNoiseThreshold(self.noise_threshold));
         }
         Ok(())

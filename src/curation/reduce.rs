@@ -37,23 +37,31 @@ pub fn pca(vectors: &Array2<f64>, components: usize, _seed: u64) -> Result<Reduc
 mod tests {
     use super::*;
 
-    /// Points on a line in 3-D: one component carries all the variance.
+    /// Points on a plane in 4-D: two components carry all the variance, one alone only part.
     #[test]
     fn explained_variance_is_relative_to_total() {
-        let rows: Vec<f64> = (0..20)
+        let rows: Vec<f64> = (0..30)
             .flat_map(|i| {
                 let t = i as f64;
-                [t, 2.0 * t, -t]
+                let s = ((i * 7) % 11) as f64;
+                [t, 2.0 * t + s, -t, 0.5 * s]
             })
             .collect();
-        let v = Array2::from_shape_vec((20, 3), rows).unwrap();
-        let r = pca(&v, 2, 0).unwrap();
+        let v = Array2::from_shape_vec((30, 4), rows).unwrap();
+        let two = pca(&v, 2, 0).unwrap();
+        let sum: f64 = two.explained_variance_ratio.iter().sum();
         assert!(
-            (r.explained_variance_ratio[0] - 1.0).abs() < 1e-9,
+            (sum - 1.0).abs() < 1e-6,
             "{:?}",
-            r.explained_variance_ratio
+            two.explained_variance_ratio
         );
-        assert!(r.explained_variance_ratio[1].abs() < 1e-9);
-        assert_eq!(r.coords.dim(), (20, 2));
+        assert!(two.explained_variance_ratio[0] > two.explained_variance_ratio[1]);
+        let one = pca(&v, 1, 0).unwrap();
+        assert!(
+            one.explained_variance_ratio[0] < 0.999,
+            "{:?}",
+            one.explained_variance_ratio
+        );
+        assert_eq!(two.coords.dim(), (30, 2));
     }
 }
