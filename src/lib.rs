@@ -10,3 +10,5 @@ pub mod curation;
 pub mod dataset;
 pub mod export;
 pub mod fsio;
+pub mod plot;
+pub mod va;
