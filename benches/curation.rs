@@ -15,19 +15,31 @@ fn bench(c: &mut Criterion) {
     let params = CurationParams::default();
     let map = LabelMap::load(&default_labels_path()).expect("shipped map loads");
 
-    c.bench_function("load split-0", |b| b.iter(|| Dataset::load(black_box(&path), &opts).unwrap()));
+    c.bench_function("load split-0", |b| {
+        b.iter(|| Dataset::load(black_box(&path), &opts).unwrap())
+    });
     c.bench_function("represent + PCA", |b| {
         b.iter(|| {
             let v = represent::tag_vectors(&ds, params.representation);
             reduce::pca(&v, params.components, params.seed).unwrap()
         })
     });
-    let coords = reduce::pca(&represent::tag_vectors(&ds, params.representation), params.components, 0)
-        .unwrap()
-        .coords;
-    c.bench_function("noise + k-means", |b| b.iter(|| cluster::cluster(black_box(&coords), &params).unwrap()));
-    c.bench_function("curate (all three)", |b| b.iter(|| curate(&ds, &params).unwrap()));
-    c.bench_function("export plan", |b| b.iter(|| export::plan(&ds, &map, Policy::Strict)));
+    let coords = reduce::pca(
+        &represent::tag_vectors(&ds, params.representation),
+        params.components,
+        0,
+    )
+    .unwrap()
+    .coords;
+    c.bench_function("noise + k-means", |b| {
+        b.iter(|| cluster::cluster(black_box(&coords), &params).unwrap())
+    });
+    c.bench_function("curate (all three)", |b| {
+        b.iter(|| curate(&ds, &params).unwrap())
+    });
+    c.bench_function("export plan", |b| {
+        b.iter(|| export::plan(&ds, &map, Policy::Strict))
+    });
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("export");
     let plan = export::plan(&ds, &map, Policy::Strict);

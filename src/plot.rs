@@ -10,7 +10,8 @@ static REGISTER: Once = Once::new();
 pub fn register_font() {
     REGISTER.call_once(|| {
         // Registration fails only for unparsable font bytes, which the embedded file is not.
-        let _ = plotters::style::register_font("sans-serif", plotters::style::FontStyle::Normal, FONT);
+        let _ =
+            plotters::style::register_font("sans-serif", plotters::style::FontStyle::Normal, FONT);
     });
 }
 

@@ -108,8 +108,12 @@ pub struct Standardiser {
 
 impl Standardiser {
     pub fn fit(x: &Array2<f32>) -> Standardiser {
-        let mean = x.mean_axis(Axis(0)).unwrap_or_else(|| Array1::zeros(x.ncols()));
-        let std = x.std_axis(Axis(0), 0.0).mapv(|s| if s > 1e-8 { s } else { 1.0 });
+        let mean = x
+            .mean_axis(Axis(0))
+            .unwrap_or_else(|| Array1::zeros(x.ncols()));
+        let std = x
+            .std_axis(Axis(0), 0.0)
+            .mapv(|s| if s > 1e-8 { s } else { 1.0 });
         Standardiser {
             mean: mean.to_vec(),
             std: std.to_vec(),
@@ -200,7 +204,9 @@ impl VaModel {
     /// Predictions in the targets' original scale, one row per input row: (valence, arousal).
     pub fn predict(&self, x: &Array2<f32>) -> Array2<f32> {
         let device = Default::default();
-        let out = self.head.forward(to_tensor::<CpuBackend>(&self.x_norm.apply(x), &device));
+        let out = self
+            .head
+            .forward(to_tensor::<CpuBackend>(&self.x_norm.apply(x), &device));
         self.y_norm.invert(&to_array(out))
     }
 
@@ -238,11 +244,14 @@ impl VaModel {
             message: e.to_string(),
         };
         let text = std::fs::read_to_string(&json_path).map_err(|e| err(&json_path, &e))?;
-        let meta: serde_json::Value = serde_json::from_str(&text).map_err(|e| err(&json_path, &e))?;
+        let meta: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| err(&json_path, &e))?;
         let config: VaHeadConfig =
             serde_json::from_value(meta["config"].clone()).map_err(|e| err(&json_path, &e))?;
-        let x_norm = serde_json::from_value(meta["x_norm"].clone()).map_err(|e| err(&json_path, &e))?;
-        let y_norm = serde_json::from_value(meta["y_norm"].clone()).map_err(|e| err(&json_path, &e))?;
+        let x_norm =
+            serde_json::from_value(meta["x_norm"].clone()).map_err(|e| err(&json_path, &e))?;
+        let y_norm =
+            serde_json::from_value(meta["y_norm"].clone()).map_err(|e| err(&json_path, &e))?;
         let device = Default::default();
         let rec = NamedMpkFileRecorder::<FullPrecisionSettings>::new();
         let head = config
@@ -302,7 +311,10 @@ pub fn train_head(
         order.shuffle(&mut rng);
         let mut total = 0.0;
         let mut batches = 0;
-        for chunk in order.chunks(batch).filter(|c| c.len() * 2 >= batch || c.len() == order.len()) {
+        for chunk in order
+            .chunks(batch)
+            .filter(|c| c.len() * 2 >= batch || c.len() == order.len())
+        {
             let xb = to_tensor::<TrainBackend>(&xs.select(Axis(0), chunk), &device);
             let yb = to_tensor::<TrainBackend>(&ys.select(Axis(0), chunk), &device);
             let pred = model.forward(xb);
@@ -324,7 +336,9 @@ pub fn train_head(
         };
         let (cv, ca) = if x_val.nrows() > 1 {
             let p = candidate.predict(x_val);
-            let col = |a: &Array2<f32>, j: usize| a.column(j).iter().map(|&v| v as f64).collect::<Vec<_>>();
+            let col = |a: &Array2<f32>, j: usize| {
+                a.column(j).iter().map(|&v| v as f64).collect::<Vec<_>>()
+            };
             (
                 metrics::ccc(&col(&p, 0), &col(y_val, 0)),
                 metrics::ccc(&col(&p, 1), &col(y_val, 1)),
@@ -412,13 +426,19 @@ mod tests {
         let (xt, yt) = data(400, 2.5, 3);
         let (xv, yv) = data(200, 2.5, 4);
         let spread = |loss| {
-            let cfg = VaTrainConfig::new().with_loss(loss).with_epochs(80).with_patience(20);
+            let cfg = VaTrainConfig::new()
+                .with_loss(loss)
+                .with_epochs(80)
+                .with_patience(20);
             let (m, _) = train_head(&xt, &yt, &xv, &yv, &cfg, |_| {}).unwrap();
             let p = m.predict(&xv);
             metrics::spread_ratio(&col(&p, 0), &col(&yv, 0))
         };
         let (mse, ccc) = (spread(VaLoss::Mse), spread(VaLoss::Ccc));
-        assert!(ccc > mse + 0.1, "spread ratio: ccc {ccc:.3} vs mse {mse:.3}");
+        assert!(
+            ccc > mse + 0.1,
+            "spread ratio: ccc {ccc:.3} vs mse {mse:.3}"
+        );
     }
 
     #[test]
@@ -430,7 +450,9 @@ mod tests {
         model.save(dir.path()).unwrap();
         let back = VaModel::load(dir.path()).unwrap();
         assert_eq!(model.predict(&xt), back.predict(&xt));
-        let e = VaModel::load(&dir.path().join("nope")).unwrap_err().to_string();
+        let e = VaModel::load(&dir.path().join("nope"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("train-va"), "{e}");
     }
 }

@@ -28,7 +28,12 @@ fn moments(pred: &[f64], truth: &[f64]) -> (f64, f64, f64, f64, f64) {
     let n = pred.len() as f64;
     let vp = pred.iter().map(|p| (p - mp).powi(2)).sum::<f64>() / n;
     let vt = truth.iter().map(|t| (t - mt).powi(2)).sum::<f64>() / n;
-    let cov = pred.iter().zip(truth).map(|(p, t)| (p - mp) * (t - mt)).sum::<f64>() / n;
+    let cov = pred
+        .iter()
+        .zip(truth)
+        .map(|(p, t)| (p - mp) * (t - mt))
+        .sum::<f64>()
+        / n;
     (mp, mt, vp, vt, cov)
 }
 
@@ -42,11 +47,21 @@ pub fn ccc(pred: &[f64], truth: &[f64]) -> f64 {
 /// Pearson's r; 0 when either series is constant (no linear relation can be measured).
 pub fn pearson(pred: &[f64], truth: &[f64]) -> f64 {
     let (_, _, vp, vt, cov) = moments(pred, truth);
-    if vp == 0.0 || vt == 0.0 { 0.0 } else { cov / (vp * vt).sqrt() }
+    if vp == 0.0 || vt == 0.0 {
+        0.0
+    } else {
+        cov / (vp * vt).sqrt()
+    }
 }
 
 pub fn rmse(pred: &[f64], truth: &[f64]) -> f64 {
-    (pred.iter().zip(truth).map(|(p, t)| (p - t).powi(2)).sum::<f64>() / pred.len() as f64).sqrt()
+    (pred
+        .iter()
+        .zip(truth)
+        .map(|(p, t)| (p - t).powi(2))
+        .sum::<f64>()
+        / pred.len() as f64)
+        .sqrt()
 }
 
 /// Coefficient of determination against the truth's own mean.
@@ -54,7 +69,11 @@ pub fn r2(pred: &[f64], truth: &[f64]) -> f64 {
     let mt = mean(truth);
     let ss_res: f64 = pred.iter().zip(truth).map(|(p, t)| (t - p).powi(2)).sum();
     let ss_tot: f64 = truth.iter().map(|t| (t - mt).powi(2)).sum();
-    if ss_tot == 0.0 { 0.0 } else { 1.0 - ss_res / ss_tot }
+    if ss_tot == 0.0 {
+        0.0
+    } else {
+        1.0 - ss_res / ss_tot
+    }
 }
 
 pub fn spread_ratio(pred: &[f64], truth: &[f64]) -> f64 {
@@ -64,7 +83,10 @@ pub fn spread_ratio(pred: &[f64], truth: &[f64]) -> f64 {
 
 /// All figures for one dimension. Panics on empty or unequal-length input (a caller bug).
 pub fn dim_metrics(pred: &[f64], truth: &[f64]) -> DimMetrics {
-    assert!(!pred.is_empty() && pred.len() == truth.len(), "metrics need equal, non-empty series");
+    assert!(
+        !pred.is_empty() && pred.len() == truth.len(),
+        "metrics need equal, non-empty series"
+    );
     DimMetrics {
         ccc: ccc(pred, truth),
         pearson: pearson(pred, truth),
