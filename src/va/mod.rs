@@ -5,3 +5,4 @@ pub mod head;
 pub mod metrics;
 pub mod plot;
 pub mod report;
+pub mod targets;
