@@ -67,17 +67,19 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         .render(inner, buf);
 }
 
-/// `track_0000948` → `t948`: the kind is kept as one letter, the zero padding goes, so that a
-/// sample fits on one line at 80 columns.
+/// `track_0000948` → `t948`, `artist_000087` → `ar87`, `album_000149` → `al149`: the zero padding
+/// goes so that a sample fits on one line at 80 columns.
 fn short(id: &str) -> String {
     match id.split_once('_') {
         Some((kind, num)) => {
             let num = num.trim_start_matches('0');
-            format!(
-                "{}{}",
-                kind.chars().next().unwrap_or('?'),
-                if num.is_empty() { "0" } else { num }
-            )
+            let kind = match kind {
+                "track" => "t",
+                "artist" => "ar",
+                "album" => "al",
+                other => other,
+            };
+            format!("{kind}{}", if num.is_empty() { "0" } else { num })
         }
         None => id.to_string(),
     }
