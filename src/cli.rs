@@ -66,7 +66,11 @@ pub enum Format {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command.unwrap_or_else(|| Command::Review(Default::default())) {
+    // `musav` alone opens the review UI.
+    let Some(command) = cli.command else {
+        return commands::review::run(Default::default());
+    };
+    match command {
         Command::Stats(a) => commands::stats::run(a),
         Command::Cluster(a) => commands::cluster::run(a),
         Command::Export(a) => commands::export::run(a),

@@ -215,7 +215,10 @@ fn merge_moves_all_tags_and_tracks_into_the_target() {
     assert!(app.map.labels.iter().all(|l| l.id != a.id));
     let merged = app.map.labels.iter().position(|l| l.id == b.id).unwrap();
     assert_eq!(app.label_sel, merged);
-    assert_eq!(app.map.labels[merged].tags.len(), a.tags.len() + b.tags.len());
+    assert_eq!(
+        app.map.labels[merged].tags.len(),
+        a.tags.len() + b.tags.len()
+    );
     assert_eq!(app.summary.per_label[merged].tracks, na + nb);
     assert_eq!(app.summary.exported, 7567);
     assert!(app.merge_labels(2, 2).is_err());
@@ -398,7 +401,10 @@ fn move_by_keys_through_the_pick_list() {
     let Mode::Pick { options, .. } = app.mode.clone() else {
         panic!("no pick list: {:?}", app.mode)
     };
-    assert!(!options.contains(&Dest::Label(0)), "its own label is offered");
+    assert!(
+        !options.contains(&Dest::Label(0)),
+        "its own label is offered"
+    );
     assert_eq!(options.last(), Some(&Dest::Noise));
     app.handle_key(key('j'));
     app.handle_key(code(KeyCode::Enter));
@@ -522,7 +528,13 @@ fn naming_answer_for_a_label_merged_away_meanwhile_is_skipped() {
         app.on_job(id, out);
     }
     assert_eq!(app.map.labels.len(), 10);
-    assert!(app.message.clone().unwrap().text.contains("no longer exists"));
+    assert!(
+        app.message
+            .clone()
+            .unwrap()
+            .text
+            .contains("no longer exists")
+    );
 }
 
 #[test]
@@ -551,4 +563,36 @@ fn export_job_output_for_a_stale_id_is_ignored() {
     let (mut app, _d) = app();
     app.on_job(99, JobOutput::Export(Err("boom".into())));
     assert!(app.message.is_none());
+}
+
+#[test]
+fn fast_reclustering_gives_what_curate_gives() {
+    let (app, _d) = app();
+    let base = app.curation.params.clone();
+    for p in [
+        CurationParams {
+            k: 7,
+            ..base.clone()
+        },
+        CurationParams {
+            seed: 3,
+            ..base.clone()
+        },
+        CurationParams {
+            noise_threshold: 1.8,
+            k: 12,
+            ..base.clone()
+        },
+        CurationParams {
+            components: 6,
+            ..base.clone()
+        },
+    ] {
+        let fast = musav::tui::recluster::recluster(&app.dataset, &app.curation, &p).unwrap();
+        let full = musav::curation::curate(&app.dataset, &p).unwrap();
+        assert_eq!(fast.clusters, full.clusters, "{p:?}");
+        assert_eq!(fast.noise, full.noise, "{p:?}");
+        assert_eq!(fast.params, full.params);
+        assert_eq!(fast.coords, full.coords);
+    }
 }

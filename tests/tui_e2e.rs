@@ -93,7 +93,10 @@ fn status_counts(screen: &str) -> (usize, usize, usize) {
         .find(|l| l.starts_with("export single-tag"))
         .unwrap_or_else(|| panic!("no status bar on screen:\n{screen}"));
     let num_after = |word: &str| -> usize {
-        let rest = &line[line.find(word).unwrap_or_else(|| panic!("{word} in {line}")) + word.len()..];
+        let rest = &line[line
+            .find(word)
+            .unwrap_or_else(|| panic!("{word} in {line}"))
+            + word.len()..];
         rest.split_whitespace().next().unwrap().parse().unwrap()
     };
     (
@@ -157,7 +160,9 @@ fn rename_and_move_to_noise_then_save_and_export_agree_with_the_status_bar() {
     tmux.keys(&["C-u"]);
     tmux.text("Gloomy");
     tmux.keys(&["Enter"]);
-    tmux.wait_for("the new name", limit, |s| s.contains("renamed label to \"Gloomy\""));
+    tmux.wait_for("the new name", limit, |s| {
+        s.contains("renamed label to \"Gloomy\"")
+    });
 
     // Move its first tag (dark) to noise.
     tmux.keys(&["Tab", "x"]);
@@ -167,11 +172,17 @@ fn rename_and_move_to_noise_then_save_and_export_agree_with_the_status_bar() {
     assert_ne!(shown, (9590, 2023, 7567), "the counts did not change:\n{s}");
 
     tmux.keys(&["s"]);
-    tmux.wait_for("the save", limit, |s| s.contains("saved ") && s.contains(" · saved"));
+    tmux.wait_for("the save", limit, |s| {
+        s.contains("saved ") && s.contains(" · saved")
+    });
     tmux.keys(&["q"]);
     let start = Instant::now();
     while tmux.run(&["has-session", "-t", "review"]) {
-        assert!(start.elapsed() < limit, "musav did not quit:\n{}", tmux.capture());
+        assert!(
+            start.elapsed() < limit,
+            "musav did not quit:\n{}",
+            tmux.capture()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 

@@ -93,7 +93,10 @@ fn details_pane_shows_sample_tracks_and_cooccurring_tags() {
     let s = screen(&l);
     let id = app.dataset.tag_id(&tag).unwrap();
     let first = &app.dataset.tracks[app.index.sample_tracks(id, 1)[0]];
-    let num = first.id.trim_start_matches("track_").trim_start_matches('0');
+    let num = first
+        .id
+        .trim_start_matches("track_")
+        .trim_start_matches('0');
     assert!(
         s.contains(&format!("{tag}: {} tracks", app.tag_tracks(&tag))),
         "{s}"

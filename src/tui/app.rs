@@ -288,7 +288,11 @@ impl App {
         let order = [Pane::Labels, Pane::Members, Pane::Noise];
         let i = order.iter().position(|p| *p == self.focus).unwrap_or(0);
         let n = order.len();
-        self.focus = order[if forward { (i + 1) % n } else { (i + n - 1) % n }];
+        self.focus = order[if forward {
+            (i + 1) % n
+        } else {
+            (i + n - 1) % n
+        }];
     }
 
     /// Keeps every selection inside its list after the lists changed.
@@ -429,14 +433,18 @@ impl App {
         };
         let first = parts[0];
         let names: Vec<String> = ids.iter().map(|&t| self.dataset.tags[t].clone()).collect();
-        let (keep, other): (Vec<_>, Vec<_>) = names
-            .into_iter()
-            .zip(parts)
-            .partition(|(_, p)| *p == first);
+        let (keep, other): (Vec<_>, Vec<_>) =
+            names.into_iter().zip(parts).partition(|(_, p)| *p == first);
         let keep: Vec<String> = keep.into_iter().map(|(t, _)| t).collect();
         let other: Vec<String> = other.into_iter().map(|(t, _)| t).collect();
         let old_name = l.name.clone();
-        let new_id = self.map.labels.iter().map(|l| l.id).max().map_or(0, |m| m + 1);
+        let new_id = self
+            .map
+            .labels
+            .iter()
+            .map(|l| l.id)
+            .max()
+            .map_or(0, |m| m + 1);
         let mut new_name = format!("{old_name} (split)");
         let mut n = 2;
         while self
@@ -466,11 +474,12 @@ impl App {
         )
     }
 
-    /// Re-runs clustering with `params` and replaces the map by the new draft. A new label keeps
+    /// Re-runs clustering with `params` (reusing the PCA when only k, seed or threshold changed,
+    /// see [`super::recluster`]) and replaces the map by the new draft. A new label keeps
     /// the name of an old one when they share most of their tags (Jaccard ≥ 0.5), so re-clustering
     /// with a new seed does not throw the naming work away.
     pub fn recluster(&mut self, params: CurationParams) -> Result<(), String> {
-        let c = match curation::curate(&self.dataset, &params) {
+        let c = match super::recluster::recluster(&self.dataset, &self.curation, &params) {
             Ok(c) => c,
             Err(e) => {
                 self.error(format!("re-cluster: {e}"));

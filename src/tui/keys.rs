@@ -100,11 +100,7 @@ impl Key {
             KeyCode::F(n) => format!("F{n}"),
             other => format!("{other:?}"),
         };
-        if self.ctrl {
-            format!("C-{base}")
-        } else {
-            base
-        }
+        if self.ctrl { format!("C-{base}") } else { base }
     }
 }
 
@@ -177,7 +173,10 @@ mod tests {
     fn arrows_and_vim_keys_map_to_the_same_action() {
         let km = KeyMap::default();
         let none = KeyModifiers::NONE;
-        assert_eq!(km.action(&key(KeyCode::Char('j'), none)), Some(Action::Down));
+        assert_eq!(
+            km.action(&key(KeyCode::Char('j'), none)),
+            Some(Action::Down)
+        );
         assert_eq!(km.action(&key(KeyCode::Down, none)), Some(Action::Down));
         assert_eq!(km.action(&key(KeyCode::Char('k'), none)), Some(Action::Up));
         assert_eq!(
@@ -188,7 +187,10 @@ mod tests {
             km.action(&key(KeyCode::Char('r'), KeyModifiers::CONTROL)),
             Some(Action::Redo)
         );
-        assert_eq!(km.action(&key(KeyCode::Char('r'), none)), Some(Action::Rename));
+        assert_eq!(
+            km.action(&key(KeyCode::Char('r'), none)),
+            Some(Action::Rename)
+        );
         assert_eq!(km.action(&key(KeyCode::Char('Z'), none)), None);
     }
 

@@ -11,6 +11,7 @@ pub mod index;
 pub mod jobs;
 pub mod keys;
 pub mod namer;
+pub mod recluster;
 pub mod ui;
 pub mod views;
 
@@ -47,7 +48,9 @@ pub enum TuiError {
     Labels(#[from] LabelMapError),
     #[error("clustering the tags: {0}")]
     Curation(#[from] CurationError),
-    #[error("the terminal: {0}; musav review needs an interactive terminal (use musav cluster / export in scripts)")]
+    #[error(
+        "the terminal: {0}; musav review needs an interactive terminal (use musav cluster / export in scripts)"
+    )]
     Terminal(#[from] std::io::Error),
     #[error("loading was interrupted")]
     Interrupted,

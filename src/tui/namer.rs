@@ -70,7 +70,8 @@ pub fn apply(map: &mut LabelMap, naming: &Naming) -> Vec<String> {
             .cloned()
             .collect();
         let answered: HashSet<&str> = fresh.iter().map(|s| s.tag.as_str()).collect();
-        map.suggestions.retain(|s| !answered.contains(s.tag.as_str()));
+        map.suggestions
+            .retain(|s| !answered.contains(s.tag.as_str()));
         map.suggestions.extend(fresh);
     }
     skipped

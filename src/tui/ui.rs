@@ -114,9 +114,13 @@ impl Widget for &App {
         match &self.mode {
             Mode::Normal => {}
             Mode::Help => views::popups::help(self, area, buf),
-            Mode::Rename { buf: text, .. } => {
-                views::popups::line_input("Rename label", text, "Enter saves · Esc cancels · C-u clears", area, buf)
-            }
+            Mode::Rename { buf: text, .. } => views::popups::line_input(
+                "Rename label",
+                text,
+                "Enter saves · Esc cancels · C-u clears",
+                area,
+                buf,
+            ),
             Mode::Export { buf: text } => views::popups::line_input(
                 "Export to directory",
                 text,
@@ -129,9 +133,7 @@ impl Widget for &App {
                 options,
                 sel,
             } => views::popups::pick(self, purpose, options, *sel, area, buf),
-            Mode::Settings { fields, field } => {
-                views::popups::settings(fields, *field, area, buf)
-            }
+            Mode::Settings { fields, field } => views::popups::settings(fields, *field, area, buf),
             Mode::ConfirmQuit => views::popups::confirm_quit(area, buf),
         }
     }

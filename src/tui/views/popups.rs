@@ -100,7 +100,11 @@ pub fn pick(
         .iter()
         .map(|d| {
             Line::raw(match d {
-                Dest::Label(i) => app.map.labels.get(*i).map_or("?".into(), |l| l.name.clone()),
+                Dest::Label(i) => app
+                    .map
+                    .labels
+                    .get(*i)
+                    .map_or("?".into(), |l| l.name.clone()),
                 Dest::Noise => "noise".into(),
             })
         })

@@ -68,7 +68,9 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                     y,
                     Span::styled(
                         format!("◆{}", app.dataset.tags[t]),
-                        Style::new().fg(color).add_modifier(Modifier::BOLD | Modifier::REVERSED),
+                        Style::new()
+                            .fg(color)
+                            .add_modifier(Modifier::BOLD | Modifier::REVERSED),
                     ),
                 );
             }
