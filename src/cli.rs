@@ -17,8 +17,9 @@ use crate::dataset::{Dataset, LoadOptions};
                   Typical flow: musav stats → musav cluster --out my_labels.toml → musav export --labels my_labels.toml --out out/export"
 )]
 pub struct Cli {
+    /// Without a subcommand, musav opens `review`.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -26,6 +27,7 @@ pub enum Command {
     Stats(commands::stats::Args),
     Cluster(commands::cluster::Args),
     Export(commands::export::Args),
+    Review(commands::review::Args),
 }
 
 /// Where the metadata comes from (shared by every command that reads it).
@@ -64,9 +66,14 @@ pub enum Format {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
+    // `musav` alone opens the review UI.
+    let Some(command) = cli.command else {
+        return commands::review::run(Default::default());
+    };
+    match command {
         Command::Stats(a) => commands::stats::run(a),
         Command::Cluster(a) => commands::cluster::run(a),
         Command::Export(a) => commands::export::run(a),
+        Command::Review(a) => commands::review::run(a),
     }
 }

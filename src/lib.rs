@@ -11,4 +11,5 @@ pub mod dataset;
 pub mod export;
 pub mod fsio;
 pub mod plot;
+pub mod tui;
 pub mod va;

@@ -1,0 +1,114 @@
+//! Background work for the terminal UI: a job is a closure run on its own thread whose result comes
+//! back over a channel, so the event loop never waits on the network or the disk.
+//!
+//! The [`App`](super::app::App) only *requests* jobs (it stays a pure state machine that tests can
+//! drive); the event loop hands each request to [`Jobs::spawn`] and feeds results back through
+//! `App::on_job`. Each job carries the id the app gave it, which is how a stale result (an older
+//! request of the same kind) is recognised and dropped: the newest request wins.
+
+use std::sync::mpsc::{Receiver, Sender, channel};
+
+use crate::export::Summary;
+
+use super::namer::Naming;
+
+/// What kind of work a job does; at most one of each kind is awaited at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobKind {
+    Naming,
+    Export,
+}
+
+impl JobKind {
+    /// Shown next to the spinner in the status bar.
+    pub fn describe(self) -> &'static str {
+        match self {
+            JobKind::Naming => "asking the LLM",
+            JobKind::Export => "exporting",
+        }
+    }
+}
+
+/// A finished job's result; errors are already rendered for the status bar.
+#[derive(Debug)]
+pub enum JobOutput {
+    Naming(Result<Naming, String>),
+    Export(Result<(std::path::PathBuf, Summary), String>),
+}
+
+/// A requested job: the closure does all the work and must not touch the app.
+pub struct Job {
+    pub id: u64,
+    pub kind: JobKind,
+    pub work: Box<dyn FnOnce() -> JobOutput + Send + 'static>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("id", &self.id)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Job {
+    /// Runs the job on the calling thread (what tests do instead of spawning).
+    pub fn run_here(self) -> (u64, JobOutput) {
+        (self.id, (self.work)())
+    }
+}
+
+/// Runs jobs on background threads and collects their results.
+pub struct Jobs {
+    tx: Sender<(u64, JobOutput)>,
+    rx: Receiver<(u64, JobOutput)>,
+}
+
+impl Default for Jobs {
+    fn default() -> Self {
+        let (tx, rx) = channel();
+        Jobs { tx, rx }
+    }
+}
+
+impl Jobs {
+    pub fn spawn(&self, job: Job) {
+        let tx = self.tx.clone();
+        std::thread::spawn(move || {
+            let (id, out) = job.run_here();
+            // The receiver is gone only when the UI has quit; the result no longer matters then.
+            let _ = tx.send((id, out));
+        });
+    }
+
+    /// Every result that has arrived, without waiting.
+    pub fn finished(&self) -> Vec<(u64, JobOutput)> {
+        self.rx.try_iter().collect()
+    }
+
+    /// Waits for the next result (tests and the start-up screen use it).
+    pub fn wait(&self, timeout: std::time::Duration) -> Option<(u64, JobOutput)> {
+        self.rx.recv_timeout(timeout).ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn spawned_job_result_comes_back_with_its_id() {
+        let jobs = Jobs::default();
+        jobs.spawn(Job {
+            id: 7,
+            kind: JobKind::Naming,
+            work: Box::new(|| JobOutput::Naming(Err("offline".into()))),
+        });
+        let (id, out) = jobs.wait(Duration::from_secs(10)).expect("job finishes");
+        assert_eq!(id, 7);
+        assert!(matches!(out, JobOutput::Naming(Err(e)) if e == "offline"));
+        assert!(jobs.finished().is_empty());
+    }
+}

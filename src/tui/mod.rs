@@ -1,0 +1,120 @@
+//! The terminal UI for reviewing labels (`musav review`): look at how the tags clustered, fix what
+//! is wrong, name the labels and export, without leaving the terminal.
+//!
+//! [`app`] holds the state and every action (tested as state transitions), [`ui`] and [`views`]
+//! draw it, [`event`] runs the terminal loop, [`jobs`] runs slow work (LLM naming, export) on
+//! background threads, [`keys`] is the key table and [`namer`] the seam to the LLM client.
+
+pub mod app;
+pub mod event;
+pub mod index;
+pub mod jobs;
+pub mod keys;
+pub mod namer;
+pub mod recluster;
+pub mod ui;
+pub mod views;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::curation::labels::{LabelMap, LabelMapError, default_labels_path};
+use crate::curation::{self, CurationError, CurationParams};
+use crate::dataset::{Dataset, DatasetError, LoadOptions};
+
+pub use app::{App, Session};
+pub use namer::{Namer, Naming};
+
+/// What to open and where to write.
+#[derive(Debug, Clone)]
+pub struct ReviewOptions {
+    /// Metadata directory or TSV file.
+    pub data: PathBuf,
+    pub tag_prefix: String,
+    /// Label map to open; `None` opens the shipped reviewed map.
+    pub labels: Option<PathBuf>,
+    /// Where saving writes; `None`: the `labels` file, or `labels.toml` in the current directory
+    /// when reviewing the shipped map (which stays untouched).
+    pub save_to: Option<PathBuf>,
+    /// The export directory the export popup proposes.
+    pub export_dir: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TuiError {
+    #[error(transparent)]
+    Dataset(#[from] DatasetError),
+    #[error(transparent)]
+    Labels(#[from] LabelMapError),
+    #[error("clustering the tags: {0}")]
+    Curation(#[from] CurationError),
+    #[error(
+        "the terminal: {0}; musav review needs an interactive terminal (use musav cluster / export in scripts)"
+    )]
+    Terminal(#[from] std::io::Error),
+    #[error("loading was interrupted")]
+    Interrupted,
+}
+
+/// Loads the data, clusters it and opens (or drafts) the label map. `progress` hears each stage,
+/// so the start-up screen can say what is happening.
+pub fn load(
+    opts: &ReviewOptions,
+    namer: Arc<dyn Namer>,
+    progress: &dyn Fn(&str),
+) -> Result<Session, TuiError> {
+    progress(&format!("reading {}", opts.data.display()));
+    let dataset = Dataset::load(
+        &opts.data,
+        &LoadOptions {
+            tag_prefix: opts.tag_prefix.clone(),
+        },
+    )?;
+    let path = opts.labels.clone().unwrap_or_else(default_labels_path);
+    let existing = if path.exists() {
+        progress(&format!("reading {}", path.display()));
+        Some(LabelMap::load(&path)?)
+    } else {
+        None
+    };
+    // Cluster with the map's own settings so that the scatter shows what the map was drafted from.
+    let params = existing
+        .as_ref()
+        .and_then(|m| m.settings.clone())
+        .unwrap_or_else(CurationParams::default);
+    progress("clustering the tags");
+    let curation = curation::curate(&dataset, &params)?;
+    let (map, note) = match existing {
+        Some(m) => {
+            let cov = m.coverage(&dataset);
+            let note = (!cov.unknown.is_empty()).then(|| {
+                format!(
+                    "warning: {} names tags the data does not have: {}",
+                    path.display(),
+                    cov.unknown.join(", ")
+                )
+            });
+            (m, note)
+        }
+        None => (
+            LabelMap::from_curation(&curation),
+            Some(format!(
+                "{} does not exist: started from a clustering draft; s saves it",
+                path.display()
+            )),
+        ),
+    };
+    let save_path = match (&opts.save_to, &opts.labels) {
+        (Some(p), _) | (None, Some(p)) => p.clone(),
+        (None, None) => PathBuf::from("labels.toml"),
+    };
+    Ok(Session {
+        dataset: Arc::new(dataset),
+        curation,
+        map,
+        save_path,
+        export_dir: opts.export_dir.clone(),
+        namer,
+        note,
+    })
+}

@@ -1,0 +1,51 @@
+//! Re-clustering for the review loop. A full [`curation::curate`] spends about a third of its time
+//! building tag vectors and PCA, which depend only on the representation and the number of
+//! components; when only k, the seed or the noise threshold change (the usual "try another
+//! setting"), the previous run's PCA coordinates are reused and only the clustering step runs.
+//! The result is the same [`Curation`] that `curate` gives (a test checks this).
+
+use crate::curation::{self, Curation, CurationError, CurationParams};
+use crate::dataset::{Dataset, TagId};
+
+pub fn recluster(
+    dataset: &Dataset,
+    prev: &Curation,
+    params: &CurationParams,
+) -> Result<Curation, CurationError> {
+    let same_space = prev.params.representation == params.representation
+        && prev.params.components == params.components
+        && prev.coords.nrows() == dataset.tags.len();
+    if !same_space {
+        return curation::curate(dataset, params);
+    }
+    params.check_for(dataset.tags.len())?;
+    let assignment = curation::cluster::cluster(&prev.coords, params)?;
+    let tag_tracks = &prev.tag_tracks;
+    let tag_single = &prev.tag_single;
+    // Same order as `curate`: tags by track count, clusters by single-tag tracks.
+    let by_count =
+        |v: &mut Vec<TagId>| v.sort_by(|&a, &b| tag_tracks[b].cmp(&tag_tracks[a]).then(a.cmp(&b)));
+    let mut clusters = vec![Vec::new(); params.k];
+    let mut noise = Vec::new();
+    for (tag, a) in assignment.iter().enumerate() {
+        match a {
+            Some(c) => clusters[*c].push(tag),
+            None => noise.push(tag),
+        }
+    }
+    clusters.retain(|c| !c.is_empty());
+    clusters.iter_mut().for_each(by_count);
+    clusters.sort_by_key(|c| {
+        (
+            std::cmp::Reverse(c.iter().map(|&t| tag_single[t]).sum::<usize>()),
+            c[0],
+        )
+    });
+    by_count(&mut noise);
+    Ok(Curation {
+        params: params.clone(),
+        clusters,
+        noise,
+        ..prev.clone()
+    })
+}

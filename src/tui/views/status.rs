@@ -1,0 +1,64 @@
+//! The status bar: what an export would give right now, unsaved edits, and the last message (or a
+//! spinner while a background job runs).
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget};
+
+use crate::tui::app::App;
+use crate::tui::keys::Action;
+
+const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+
+pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
+    let s = &app.summary;
+    let mut counts = vec![
+        Span::styled("export ", Style::new().add_modifier(Modifier::DIM)),
+        Span::raw(format!(
+            "single-tag {} · noise {} · exported {} in {} labels",
+            s.single_tag_tracks, s.noise_tracks, s.exported, s.labels
+        )),
+    ];
+    if app.dirty() {
+        counts.push(Span::styled(
+            " · ● unsaved",
+            Style::new().fg(Color::Yellow).add_modifier(Modifier::BOLD),
+        ));
+    } else {
+        counts.push(Span::styled(" · saved", Style::new().fg(Color::Green)));
+    }
+    let second = if let Some(kind) = app.busy() {
+        Line::from(vec![
+            Span::styled(
+                SPINNER[app.tick % SPINNER.len()],
+                Style::new().fg(Color::Cyan),
+            ),
+            Span::raw(format!(" {}…", kind.describe())),
+        ])
+    } else if let Some(m) = &app.message {
+        let style = if m.error {
+            Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)
+        } else {
+            Style::new()
+        };
+        Line::styled(m.text.clone(), style)
+    } else {
+        let k = |a| app.keys.hint(a);
+        Line::styled(
+            format!(
+                "{} help · {} rename · {} move · {} noise · {} undo · {} save · {} quit",
+                k(Action::Help),
+                k(Action::Rename),
+                k(Action::Move),
+                k(Action::ToNoise),
+                k(Action::Undo),
+                k(Action::Save),
+                k(Action::Quit)
+            ),
+            Style::new().add_modifier(Modifier::DIM),
+        )
+    };
+    Paragraph::new(vec![Line::from(counts), second]).render(area, buf);
+}

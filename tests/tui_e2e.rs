@@ -1,0 +1,215 @@
+//! End to end: the real binary in a detached tmux session at 100×30. Keys rename a label and move a
+//! tag to noise, save and quit; then the saved map is checked and `musav export` on it must give the
+//! counts the status bar showed.
+//!
+//! Needs tmux (scripts/tui-e2e.sh installs it). Without tmux the test fails when `CI` is set and is
+//! skipped, with the reason printed, otherwise.
+
+mod util;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use musav::curation::labels::LabelMap;
+
+/// A private tmux server (its own socket), killed when the test ends however it ends.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn cmd(&self) -> Command {
+        let mut c = Command::new("tmux");
+        c.args(["-L", &self.socket]);
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> bool {
+        self.cmd()
+            .args(args)
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    }
+
+    fn capture(&self) -> String {
+        let o = self
+            .cmd()
+            .args(["capture-pane", "-p", "-t", "review"])
+            .output()
+            .expect("tmux runs");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// Polls the screen until `pred` holds; fails with the last screen after `limit`.
+    fn wait_for(&self, what: &str, limit: Duration, pred: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let s = self.capture();
+            if pred(&s) {
+                return s;
+            }
+            assert!(
+                start.elapsed() < limit,
+                "waited {limit:?} for {what}; the screen was:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "review"];
+        args.extend(keys);
+        assert!(self.run(&args), "tmux send-keys {keys:?} failed");
+    }
+
+    fn text(&self, text: &str) {
+        assert!(
+            self.run(&["send-keys", "-t", "review", "-l", text]),
+            "tmux send-keys -l {text:?} failed"
+        );
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.cmd().arg("kill-server").output();
+    }
+}
+
+fn tmux_available() -> bool {
+    Command::new("tmux")
+        .arg("-V")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// `single-tag 9590 · noise 2023 · exported 7567` from the status bar.
+fn status_counts(screen: &str) -> (usize, usize, usize) {
+    let line = screen
+        .lines()
+        .find(|l| l.starts_with("export single-tag"))
+        .unwrap_or_else(|| panic!("no status bar on screen:\n{screen}"));
+    let num_after = |word: &str| -> usize {
+        let rest = &line[line
+            .find(word)
+            .unwrap_or_else(|| panic!("{word} in {line}"))
+            + word.len()..];
+        rest.split_whitespace().next().unwrap().parse().unwrap()
+    };
+    (
+        num_after("single-tag "),
+        num_after("noise "),
+        num_after("exported "),
+    )
+}
+
+fn start(dir: &Path, map: &Path) -> Tmux {
+    let tmux = Tmux {
+        socket: format!("musav-e2e-{}", std::process::id()),
+    };
+    let cmd = format!(
+        "{} review --data {} --labels {} --export-dir {}",
+        env!("CARGO_BIN_EXE_musav"),
+        util::shipped_metadata().display(),
+        map.display(),
+        dir.join("export").display()
+    );
+    assert!(
+        tmux.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "review",
+            "-x",
+            "100",
+            "-y",
+            "30",
+            "-c",
+            &dir.display().to_string(),
+            &cmd,
+        ]),
+        "tmux new-session failed"
+    );
+    tmux
+}
+
+#[test]
+fn rename_and_move_to_noise_then_save_and_export_agree_with_the_status_bar() {
+    if !tmux_available() {
+        if std::env::var_os("CI").is_some() {
+            panic!("tmux is not installed; scripts/tui-e2e.sh installs it (apt-get install tmux)");
+        }
+        eprintln!("skipped: tmux is not installed (scripts/tui-e2e.sh installs it)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let map: PathBuf = dir.path().join("my_labels.toml");
+    std::fs::copy(util::shipped_labels(), &map).unwrap();
+    let tmux = start(dir.path(), &map);
+    let limit = Duration::from_secs(20);
+
+    let s = tmux.wait_for("the labels pane", limit, |s| s.contains("Labels (11)"));
+    assert_eq!(status_counts(&s), (9590, 2023, 7567));
+
+    // Rename the first label.
+    tmux.keys(&["r"]);
+    tmux.wait_for("the rename popup", limit, |s| s.contains("Rename label"));
+    tmux.keys(&["C-u"]);
+    tmux.text("Gloomy");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the new name", limit, |s| {
+        s.contains("renamed label to \"Gloomy\"")
+    });
+
+    // Move its first tag (dark) to noise.
+    tmux.keys(&["Tab", "x"]);
+    let s = tmux.wait_for("the move", limit, |s| s.contains("moved dark to noise"));
+    assert!(s.contains("● unsaved"), "{s}");
+    let shown = status_counts(&s);
+    assert_ne!(shown, (9590, 2023, 7567), "the counts did not change:\n{s}");
+
+    tmux.keys(&["s"]);
+    tmux.wait_for("the save", limit, |s| {
+        s.contains("saved ") && s.contains(" · saved")
+    });
+    tmux.keys(&["q"]);
+    let start = Instant::now();
+    while tmux.run(&["has-session", "-t", "review"]) {
+        assert!(
+            start.elapsed() < limit,
+            "musav did not quit:\n{}",
+            tmux.capture()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let saved = LabelMap::load(&map).unwrap();
+    assert_eq!(saved.labels[0].name, "Gloomy");
+    assert_eq!(saved.labels[0].named_by, "manual");
+    assert!(!saved.labels[0].tags.contains(&"dark".to_string()));
+    assert!(saved.noise.contains(&"dark".to_string()));
+
+    let out = dir.path().join("exported");
+    let (ok, stdout, stderr) = util::run(util::musav().args([
+        "export",
+        "--data",
+        &util::shipped_metadata().display().to_string(),
+        "--labels",
+        &map.display().to_string(),
+        "--out",
+        &out.display().to_string(),
+        "--format",
+        "json",
+    ]));
+    assert!(ok, "musav export failed: {stderr}");
+    let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let n = |k: &str| summary[k].as_u64().unwrap() as usize;
+    assert_eq!(
+        (n("single_tag_tracks"), n("noise_tracks"), n("exported")),
+        shown,
+        "musav export disagrees with the status bar"
+    );
+}
