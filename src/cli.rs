@@ -26,6 +26,7 @@ pub enum Command {
     Stats(commands::stats::Args),
     Cluster(commands::cluster::Args),
     Export(commands::export::Args),
+    Name(commands::name::Args),
 }
 
 /// Where the metadata comes from (shared by every command that reads it).
@@ -68,5 +69,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Stats(a) => commands::stats::run(a),
         Command::Cluster(a) => commands::cluster::run(a),
         Command::Export(a) => commands::export::run(a),
+        Command::Name(a) => commands::name::run(a),
     }
 }

@@ -10,3 +10,4 @@ pub mod curation;
 pub mod dataset;
 pub mod export;
 pub mod fsio;
+pub mod llm;

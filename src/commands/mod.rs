@@ -2,4 +2,5 @@
 
 pub mod cluster;
 pub mod export;
+pub mod name;
 pub mod stats;
