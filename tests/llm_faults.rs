@@ -22,7 +22,9 @@ fn a_500_is_retried_then_the_answer_is_used() {
     let cache = tempfile::tempdir().unwrap();
     let s = settings(Some(&server.url), cache.path(), |f| f.concurrency = Some(1));
     let client = ChatClient::new(&server.url, &s).unwrap();
-    let reply = client.complete(&name_request("m", "These songs are tagged sad (3 songs).")).unwrap();
+    let reply = client
+        .complete(&name_request("m", "These songs are tagged sad (3 songs)."))
+        .unwrap();
     assert_eq!(reply.attempts, 2);
     assert_eq!(reply.content, "```json\n{\"name\": \"sad mood\"}\n```");
     assert_eq!(server.seen.lock().unwrap().len(), 2);
