@@ -287,7 +287,7 @@ pub fn decision_request(model: &str, prompt: &str, groups: &[String]) -> Value {
         "model": model,
         "messages": [{"role": "user", "content": prompt}],
         "temperature": 0.0,
-        "max_tokens": 64,
+        "max_tokens": 40,
         "response_format": {
             "type": "json_schema",
             "json_schema": {
@@ -296,7 +296,7 @@ pub fn decision_request(model: &str, prompt: &str, groups: &[String]) -> Value {
                     "type": "object",
                     "properties": {
                         "group": {"type": "string", "enum": choices},
-                        "reason": {"type": "string", "maxLength": 80}
+                        "reason": {"type": "string", "maxLength": 32}
                     },
                     "required": ["group", "reason"]
                 }

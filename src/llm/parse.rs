@@ -160,7 +160,7 @@ mod tests {
             validate_name("one two three four five"),
             Err(AnswerError::TooLong(_))
         ));
-        assert!(matches!(validate_name("Sad\nHappy"), Ok(_)));
+        assert_eq!(validate_name("Sad\nHappy").unwrap(), "Sad Happy");
         assert!(matches!(
             validate_name("Sad: happy"),
             Err(AnswerError::BadChars(_))
