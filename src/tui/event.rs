@@ -2,7 +2,7 @@
 //! background thread, then draw, read one event, collect finished jobs, and repeat. The terminal
 //! is restored on every exit path (ratatui's panic hook covers panics).
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::sync::mpsc::channel;
 use std::time::Duration;
@@ -20,6 +20,9 @@ use super::{ReviewOptions, Session, TuiError, load, views};
 
 /// Runs the review until the user quits.
 pub fn run(opts: ReviewOptions, namer: Arc<dyn Namer>) -> Result<(), TuiError> {
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        return Err(TuiError::NotATerminal);
+    }
     let mut terminal = ratatui::try_init()?;
     let mut out = std::io::stdout();
     let _ = execute!(out, EnableMouseCapture);

@@ -52,6 +52,10 @@ pub enum TuiError {
         "the terminal: {0}; musav review needs an interactive terminal (use musav cluster / export in scripts)"
     )]
     Terminal(#[from] std::io::Error),
+    #[error(
+        "musav review needs an interactive terminal (stdin and stdout); in scripts use musav cluster and musav export"
+    )]
+    NotATerminal,
     #[error("loading was interrupted")]
     Interrupted,
 }
