@@ -25,6 +25,7 @@ fn app(dir: &std::path::Path) -> App {
         labels: Some(root.join("data/labels.toml")),
         save_to: Some(dir.join("labels.toml")),
         export_dir: dir.join("export"),
+        keys: None,
     };
     let s = tui::load(&opts, Arc::new(Unavailable("bench".into())), &|_| {})
         .expect("the shipped data loads");

@@ -83,6 +83,7 @@ fn opts(dir: &std::path::Path) -> ReviewOptions {
         labels: Some(util::shipped_labels()),
         save_to: Some(dir.join("labels.toml")),
         export_dir: dir.join("export"),
+        keys: None,
     }
 }
 
@@ -595,4 +596,28 @@ fn fast_reclustering_gives_what_curate_gives() {
         assert_eq!(fast.params, full.params);
         assert_eq!(fast.coords, full.coords);
     }
+}
+
+#[test]
+fn a_key_file_rebinds_and_a_bad_one_is_reported_with_defaults_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys.toml");
+    std::fs::write(&keys, "rename = [\"R\"]\n").unwrap();
+    let mut o = opts(dir.path());
+    o.keys = Some(keys.clone());
+    let mut app = App::new(tui::load(&o, Arc::new(DataNamer), &|_| {}).unwrap());
+    app.handle_key(key('r'));
+    assert_eq!(app.mode, Mode::Normal);
+    app.handle_key(key('R'));
+    assert!(matches!(app.mode, Mode::Rename { .. }));
+
+    std::fs::write(&keys, "rename = [\"Hyper-r\"]\n").unwrap();
+    let mut app = App::new(tui::load(&o, Arc::new(DataNamer), &|_| {}).unwrap());
+    let m = app.message.clone().unwrap();
+    assert!(
+        m.error && m.text.contains("keys.toml") && m.text.contains("Hyper-r"),
+        "{m:?}"
+    );
+    app.handle_key(key('r'));
+    assert!(matches!(app.mode, Mode::Rename { .. }));
 }

@@ -110,8 +110,10 @@ fn start(dir: &Path, map: &Path) -> Tmux {
     let tmux = Tmux {
         socket: format!("musav-e2e-{}", std::process::id()),
     };
+    // A key file in the user's config must not change the keys this test sends.
     let cmd = format!(
-        "{} review --data {} --labels {} --export-dir {}",
+        "env XDG_CONFIG_HOME={} {} review --data {} --labels {} --export-dir {}",
+        dir.display(),
         env!("CARGO_BIN_EXE_musav"),
         util::shipped_metadata().display(),
         map.display(),

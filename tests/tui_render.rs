@@ -32,6 +32,7 @@ fn app() -> (App, tempfile::TempDir) {
         labels: Some(util::shipped_labels()),
         save_to: Some(dir.path().join("labels.toml")),
         export_dir: dir.path().join("export"),
+        keys: None,
     };
     let s = tui::load(&o, Arc::new(Never), &|_| {}).unwrap();
     (App::new(s), dir)

@@ -23,6 +23,10 @@ pub struct Args {
     /// Directory the export key proposes
     #[arg(long, value_name = "DIR", default_value = "out/export")]
     pub export_dir: PathBuf,
+    /// Key file (TOML, `rename = ["r", "F2"]`) patching the default keys
+    /// [default: ~/.config/musav/keys.toml when it exists]
+    #[arg(long, value_name = "FILE")]
+    pub keys: Option<PathBuf>,
 }
 
 impl Default for DataArgs {
@@ -45,6 +49,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         labels: args.labels,
         save_to: args.save_to,
         export_dir: args.export_dir,
+        keys: args.keys.or_else(tui::keys::default_path),
     };
     let namer = Arc::new(Unavailable(
         "no LLM client in this build; name labels with r (rename) instead".into(),

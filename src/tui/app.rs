@@ -97,6 +97,9 @@ pub struct Session {
     pub namer: Arc<dyn Namer>,
     /// Shown in the status bar on the first frame (e.g. "started from a clustering draft").
     pub note: Option<String>,
+    /// Shown instead, as an error, when something the user supplied was set aside (a bad key file).
+    pub problem: Option<String>,
+    pub keys: KeyMap,
 }
 
 pub struct App {
@@ -148,8 +151,12 @@ impl App {
             member_sel: 0,
             noise_sel: 0,
             mode: Mode::Normal,
-            message: s.note.map(|text| Message { text, error: false }),
-            keys: KeyMap::default(),
+            message: match (s.problem, s.note) {
+                (Some(text), _) => Some(Message { text, error: true }),
+                (None, Some(text)) => Some(Message { text, error: false }),
+                (None, None) => None,
+            },
+            keys: s.keys,
             size: Rect::new(0, 0, 80, 24),
             tick: 0,
             should_quit: false,

@@ -38,6 +38,8 @@ pub struct ReviewOptions {
     pub save_to: Option<PathBuf>,
     /// The export directory the export popup proposes.
     pub export_dir: PathBuf,
+    /// Key file patching the default keys (see [`keys`]).
+    pub keys: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -112,7 +114,16 @@ pub fn load(
         (Some(p), _) | (None, Some(p)) => p.clone(),
         (None, None) => PathBuf::from("labels.toml"),
     };
+    let (keys, problem) = match &opts.keys {
+        Some(p) => match keys::KeyMap::load(p) {
+            Ok(k) => (k, None),
+            Err(e) => (keys::KeyMap::default(), Some(e.to_string())),
+        },
+        None => (keys::KeyMap::default(), None),
+    };
     Ok(Session {
+        keys,
+        problem,
         dataset: Arc::new(dataset),
         curation,
         map,
