@@ -24,6 +24,12 @@ pub fn run(opts: ReviewOptions, namer: Arc<dyn Namer>) -> Result<(), TuiError> {
         return Err(TuiError::NotATerminal);
     }
     let mut terminal = ratatui::try_init()?;
+    // ratatui's panic hook restores raw mode and the screen; mouse reporting is ours to undo.
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = execute!(std::io::stdout(), DisableMouseCapture);
+        hook(info);
+    }));
     let mut out = std::io::stdout();
     let _ = execute!(out, EnableMouseCapture);
     let res = start(&mut terminal, opts, namer).and_then(|s| match s {
