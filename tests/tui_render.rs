@@ -214,3 +214,35 @@ fn status_bar_alone_renders_exact_text() {
     let got: Vec<String> = lines(&buf);
     assert_eq!(got, lines(&want));
 }
+
+#[test]
+fn scatter_marks_noise_and_the_selected_labels_tags() {
+    let (mut app, _d) = app();
+    let mut buf = Buffer::empty(Rect::new(0, 0, 60, 24));
+    tui::views::scatter::render(&app, buf.area, &mut buf);
+    // Inside the border only: the title itself explains the × mark.
+    let count = |buf: &Buffer, sym: &str| {
+        (1..23)
+            .flat_map(|y| (1..59).map(move |x| (x, y)))
+            .filter(|&p| buf[p].symbol() == sym)
+            .count()
+    };
+    // Every noise tag is an ×, unless another mark landed on the same cell.
+    let noise = app.noise().len();
+    let crosses = count(&buf, "×");
+    assert!(
+        crosses > 0 && crosses <= noise,
+        "{crosses} × for {noise} noise tags"
+    );
+    // The first label has 4 tags: the selected one is named, the other 3 are ● (or overlap).
+    let dots = count(&buf, "●");
+    assert!((1..=3).contains(&dots), "{dots}");
+    // Moving every tag of label 0 to noise leaves no ● and more ×.
+    for t in app.map.labels[0].tags.clone() {
+        app.move_tag(&t, musav::tui::app::Dest::Noise).unwrap();
+    }
+    let mut buf = Buffer::empty(Rect::new(0, 0, 60, 24));
+    tui::views::scatter::render(&app, buf.area, &mut buf);
+    assert_eq!(count(&buf, "●"), 0);
+    assert!(count(&buf, "×") > crosses);
+}
