@@ -825,7 +825,7 @@ impl App {
                     let mut options: Vec<Dest> =
                         (0..self.map.labels.len()).map(Dest::Label).collect();
                     options.push(Dest::Noise);
-                    options.retain(|d| Some(*d) != here);
+                    options.retain(|d| *d != here);
                     self.mode = Mode::Pick {
                         purpose: PickFor::MoveTag(tag),
                         options,
@@ -835,7 +835,7 @@ impl App {
                 None => self.error("select a tag first (Tab to the tags or noise pane)"),
             },
             Action::ToNoise => match self.selected_tag() {
-                Some(tag) if self.place_of(&tag) != Some(Dest::Noise) => {
+                Some(tag) if self.place_of(&tag) != Dest::Noise => {
                     let _ = self.move_tag(&tag, Dest::Noise);
                 }
                 Some(tag) => self.info(format!("{tag} is already noise; m moves it to a label")),
@@ -899,17 +899,13 @@ impl App {
         }
     }
 
-    /// Where a tag is now: a label, noise, or (unmentioned) noise too.
-    fn place_of(&self, tag: &str) -> Option<Dest> {
-        if let Some(i) = self
-            .map
+    /// Where a tag is now: its label, or noise (a tag the map does not mention counts as noise).
+    fn place_of(&self, tag: &str) -> Dest {
+        self.map
             .labels
             .iter()
             .position(|l| l.tags.iter().any(|t| t == tag))
-        {
-            return Some(Dest::Label(i));
-        }
-        Some(Dest::Noise)
+            .map_or(Dest::Noise, Dest::Label)
     }
 
     pub fn resize(&mut self, width: u16, height: u16) {
