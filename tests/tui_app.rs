@@ -556,7 +556,10 @@ fn export_from_the_ui_writes_what_the_status_bar_shows() {
     app.request_export(dir.path().join("export"));
     run_jobs(&mut app);
     let m = app.message.clone().unwrap();
-    assert!(m.error && m.text.contains("already exists"), "{m:?}");
+    assert!(
+        m.error && m.text.contains("already exists") && m.text.contains("another directory"),
+        "{m:?}"
+    );
 }
 
 #[test]

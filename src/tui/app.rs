@@ -625,9 +625,15 @@ impl App {
             JobKind::Export,
             Box::new(move || {
                 let plan = export::plan(&ds, &map, Policy::Strict);
-                let res = export::write(&ds, &map, &plan, &dir, false)
-                    .map(|()| (dir, plan.summary))
-                    .map_err(|e| e.to_string());
+                let res = match export::write(&ds, &map, &plan, &dir, false) {
+                    Ok(()) => Ok((dir, plan.summary)),
+                    // The CLI's advice (--force) does not apply here.
+                    Err(export::ExportError::Exists(p)) => Err(format!(
+                        "{}: an export already exists there; press e and choose another directory",
+                        p.display()
+                    )),
+                    Err(e) => Err(e.to_string()),
+                };
                 JobOutput::Export(res)
             }),
         );
