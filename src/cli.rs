@@ -27,6 +27,7 @@ pub enum Command {
     Stats(commands::stats::Args),
     Cluster(commands::cluster::Args),
     Export(commands::export::Args),
+    Name(commands::name::Args),
     Review(commands::review::Args),
 }
 
@@ -68,12 +69,13 @@ pub enum Format {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     // `musav` alone opens the review UI.
     let Some(command) = cli.command else {
-        return commands::review::run(Default::default());
+        return commands::review::run_default();
     };
     match command {
         Command::Stats(a) => commands::stats::run(a),
         Command::Cluster(a) => commands::cluster::run(a),
         Command::Export(a) => commands::export::run(a),
+        Command::Name(a) => commands::name::run(a),
         Command::Review(a) => commands::review::run(a),
     }
 }

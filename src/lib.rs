@@ -10,4 +10,5 @@ pub mod curation;
 pub mod dataset;
 pub mod export;
 pub mod fsio;
+pub mod llm;
 pub mod tui;

@@ -624,3 +624,28 @@ fn a_key_file_rebinds_and_a_bad_one_is_reported_with_defaults_kept() {
     app.handle_key(key('r'));
     assert!(matches!(app.mode, Mode::Rename { .. }));
 }
+
+/// The real naming client, offline (no endpoint, empty cache): every label gets the deterministic
+/// fallback name built from its two biggest tags, as one undoable edit, with the reason noted.
+#[test]
+fn the_llm_client_offline_names_every_label_through_the_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let flags = musav::llm::LlmFlags {
+        offline: true,
+        cache_dir: Some(dir.path().join("cache")),
+        prompts_dir: Some(util::repo().join("prompts")),
+        ..Default::default()
+    };
+    let settings = musav::llm::LlmSettings::resolve(&flags, &|_| None).unwrap();
+    let (mut app, _d) = app_with(Arc::new(musav::tui::llm_namer::LlmNamer { settings }));
+    app.perform(Action::NameAll);
+    run_jobs(&mut app);
+    let m = app.message.clone().unwrap();
+    assert!(!m.error, "{m:?}");
+    assert!(m.text.contains("offline"), "{m:?}");
+    assert!(app.map.labels.iter().all(|l| l.named_by == "fallback"));
+    // "Dark & Romantic" holds dark (1202 tracks) and love (909): "Dark & Love".
+    assert_eq!(app.map.labels[0].name, "Dark & Love");
+    app.undo();
+    assert_eq!(app.map, shipped());
+}

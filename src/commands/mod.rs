@@ -2,5 +2,6 @@
 
 pub mod cluster;
 pub mod export;
+pub mod name;
 pub mod review;
 pub mod stats;

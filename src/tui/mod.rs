@@ -10,6 +10,7 @@ pub mod event;
 pub mod index;
 pub mod jobs;
 pub mod keys;
+pub mod llm_namer;
 pub mod namer;
 pub mod recluster;
 pub mod ui;

@@ -1,0 +1,301 @@
+//! Endpoint faults against a scripted local server: every fault ends in LLM names, fallback names
+//! with a warning, or a clear error, and the label map on disk is never half-updated.
+
+mod llm_util;
+
+use std::process::Command;
+use std::time::Duration;
+
+use llm_util::{Script, serve, settings, shipped};
+use musav::curation::labels::LabelMap;
+use musav::llm::client::{CallError, ChatClient};
+use musav::llm::naming::name_request;
+use musav::llm::{LlmError, apply, name_labels};
+
+fn header(k: &str, v: &str) -> Vec<(String, String)> {
+    vec![(k.to_string(), v.to_string())]
+}
+
+#[test]
+fn a_500_is_retried_then_the_answer_is_used() {
+    let server = serve(vec![Script::Raw(500, vec![], "boom".into())], Script::Good);
+    let cache = tempfile::tempdir().unwrap();
+    let s = settings(Some(&server.url), cache.path(), |f| f.concurrency = Some(1));
+    let client = ChatClient::new(&server.url, &s).unwrap();
+    let reply = client.complete(&name_request("m", "- sad (3)")).unwrap();
+    assert_eq!(reply.attempts, 2);
+    assert_eq!(reply.content, "```json\n{\"name\": \"sad mood\"}\n```");
+    assert_eq!(server.seen.lock().unwrap().len(), 2);
+}
+
+#[test]
+fn a_429_waits_as_long_as_retry_after_says() {
+    let server = serve(
+        vec![Script::Raw(
+            429,
+            header("Retry-After", "1"),
+            "slow down".into(),
+        )],
+        Script::Good,
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let s = settings(Some(&server.url), cache.path(), |_| {});
+    let reply = ChatClient::new(&server.url, &s)
+        .unwrap()
+        .complete(&name_request("m", "- calm (1)"))
+        .unwrap();
+    // The configured backoff is 1 ms, so a 1 s wait can only come from the header.
+    assert_eq!(reply.waits, vec![Duration::from_secs(1)]);
+}
+
+#[test]
+fn retries_run_out_on_persistent_5xx() {
+    let server = serve(vec![], Script::Raw(503, vec![], "down".into()));
+    let cache = tempfile::tempdir().unwrap();
+    let s = settings(Some(&server.url), cache.path(), |f| f.retries = Some(2));
+    let e = ChatClient::new(&server.url, &s)
+        .unwrap()
+        .complete(&name_request("m", "x"))
+        .unwrap_err();
+    assert!(
+        matches!(e, CallError::Unavailable { attempts: 3, .. }),
+        "{e}"
+    );
+    assert_eq!(server.seen.lock().unwrap().len(), 3);
+}
+
+#[test]
+fn a_server_without_schema_support_is_asked_again_without_it() {
+    let server = serve(
+        vec![Script::Raw(
+            400,
+            vec![],
+            "response_format not supported".into(),
+        )],
+        Script::Good,
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let s = settings(Some(&server.url), cache.path(), |_| {});
+    let client = ChatClient::new(&server.url, &s).unwrap();
+    client.complete(&name_request("m", "- sad (1)")).unwrap();
+    client.complete(&name_request("m", "- dark (1)")).unwrap();
+    let seen = server.seen.lock().unwrap();
+    assert_eq!(seen.len(), 3);
+    assert!(seen[0].get("response_format").is_some());
+    assert!(seen[1].get("response_format").is_none());
+    assert!(seen[2].get("response_format").is_none());
+}
+
+#[test]
+fn a_hanging_endpoint_times_out_and_every_label_gets_a_fallback_name() {
+    let (ds, map) = shipped();
+    let server = serve(vec![], Script::Hang);
+    let cache = tempfile::tempdir().unwrap();
+    let s = settings(Some(&server.url), cache.path(), |f| {
+        f.timeout = Some(Duration::from_millis(300));
+        f.retries = Some(1);
+    });
+    let out = name_labels(&ds, &map, &s, None).unwrap();
+    assert_eq!(out.names.len(), map.labels.len());
+    assert!(out.names.iter().all(|(_, _, by)| by == "fallback"));
+    assert_eq!(out.warnings.len(), 1, "{:?}", out.warnings);
+    assert!(out.warnings[0].contains("timeout"), "{}", out.warnings[0]);
+    assert_eq!(out.suggestions.len(), map.noise.len());
+    assert!(out.suggestions.iter().all(|s| s.label.is_none()));
+    // Once the endpoint is known to be down, the other requests do not wait out their own timeouts.
+    assert!(server.seen.lock().unwrap().len() <= 2 * s.concurrency);
+}
+
+#[test]
+fn malformed_replies_fall_back_with_a_warning_per_label() {
+    let (ds, map) = shipped();
+    let server = serve(vec![], Script::Raw(200, vec![], "{\"choices\": [".into()));
+    let cache = tempfile::tempdir().unwrap();
+    let s = settings(Some(&server.url), cache.path(), |_| {});
+    let out = name_labels(&ds, &map, &s, None).unwrap();
+    assert!(out.names.iter().all(|(_, _, by)| by == "fallback"));
+    let about_labels = out
+        .warnings
+        .iter()
+        .filter(|w| w.starts_with("label "))
+        .count();
+    assert_eq!(about_labels, map.labels.len(), "{:?}", out.warnings);
+    assert!(
+        out.warnings[0].contains("not a chat completion"),
+        "{}",
+        out.warnings[0]
+    );
+    // Nothing unusable is cached.
+    assert_eq!(
+        std::fs::read_dir(cache.path())
+            .map(|d| d.count())
+            .unwrap_or(0),
+        0
+    );
+}
+
+#[test]
+fn prose_without_json_and_duplicate_names_fall_back_per_label() {
+    let (ds, map) = shipped();
+    let server = serve(
+        vec![Script::Content("I would call it Sad.".into())],
+        Script::Content("{\"name\": \"Same\"}".into()),
+    );
+    let cache = tempfile::tempdir().unwrap();
+    let s = settings(Some(&server.url), cache.path(), |f| f.concurrency = Some(1));
+    let out = name_labels(&ds, &map, &s, None).unwrap();
+    let llm: Vec<_> = out.names.iter().filter(|(_, _, by)| by == "llm").collect();
+    assert_eq!(llm.len(), 1, "{:?}", out.names);
+    assert_eq!(llm[0].1, "Same");
+    assert!(
+        out.warnings.iter().any(|w| w.contains("no JSON")),
+        "{:?}",
+        out.warnings
+    );
+    assert!(
+        out.warnings.iter().any(|w| w.contains("already used")),
+        "{:?}",
+        out.warnings
+    );
+    let mut m = map.clone();
+    apply(&mut m, &out);
+    m.validate().unwrap();
+}
+
+#[test]
+fn a_refused_key_is_an_error_that_names_the_setting() {
+    let (ds, map) = shipped();
+    let server = serve(vec![], Script::Raw(401, vec![], "invalid api key".into()));
+    let cache = tempfile::tempdir().unwrap();
+    let s = settings(Some(&server.url), cache.path(), |_| {});
+    let e = name_labels(&ds, &map, &s, None).unwrap_err();
+    assert!(matches!(
+        e,
+        LlmError::Endpoint(CallError::Unauthorized { status: 401, .. })
+    ));
+    assert!(e.to_string().contains("MUSAV_LLM_API_KEY"), "{e}");
+    // Not retried: a wrong key does not get better.
+    assert!(server.seen.lock().unwrap().len() <= s.concurrency);
+}
+
+#[test]
+fn unknown_label_id_in_only_is_rejected() {
+    let (ds, map) = shipped();
+    let cache = tempfile::tempdir().unwrap();
+    let s = settings(None, cache.path(), |_| {});
+    let e = name_labels(&ds, &map, &s, Some(&[99]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("label id 99"), "{e}");
+}
+
+// --- through the binary: the map on disk is either unchanged or fully updated ---
+
+fn musav_name(map: &std::path::Path, url: &str, home: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_musav"))
+        .args(["name", "--labels"])
+        .arg(map)
+        .args([
+            "--llm-url",
+            url,
+            "--llm-model",
+            "test-model",
+            "--llm-backoff-ms",
+            "1",
+        ])
+        .args(["--llm-timeout", "2", "--llm-retries", "1"])
+        .env("HOME", home)
+        .env("MUSAV_CACHE", home.join("cache"))
+        .env_remove("MUSAV_LLM_URL")
+        .env_remove("MUSAV_LLM_MODEL")
+        .env_remove("MUSAV_LLM_API_KEY")
+        .env_remove("MUSAV_LLM_CONFIG")
+        .output()
+        .unwrap()
+}
+
+fn draft(dir: &std::path::Path) -> (std::path::PathBuf, Vec<u8>) {
+    let p = dir.join("labels.toml");
+    shipped().1.save(&p).unwrap();
+    let bytes = std::fs::read(&p).unwrap();
+    (p, bytes)
+}
+
+#[test]
+fn cli_401_leaves_the_map_byte_for_byte_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p, before) = draft(dir.path());
+    let server = serve(vec![], Script::Raw(401, vec![], "no".into()));
+    let out = musav_name(&p, &server.url, dir.path());
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("refused the API key") && err.contains("MUSAV_LLM_API_KEY"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&p).unwrap(), before);
+}
+
+#[test]
+fn cli_404_names_the_model_and_leaves_the_map_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p, before) = draft(dir.path());
+    let server = serve(vec![], Script::Raw(404, vec![], "model not found".into()));
+    let out = musav_name(&p, &server.url, dir.path());
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("\"test-model\"") && err.contains("--llm-model"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&p).unwrap(), before);
+}
+
+#[test]
+fn cli_with_a_flaky_endpoint_writes_a_complete_map_then_reruns_from_cache() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p, _) = draft(dir.path());
+    let server = serve(vec![Script::Raw(500, vec![], "x".into())], Script::Good);
+    let out = musav_name(&p, &server.url, dir.path());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let first = LabelMap::load(&p).unwrap();
+    assert!(
+        first.labels.iter().all(|l| l.named_by == "llm"),
+        "{:?}",
+        first.labels
+    );
+    assert_eq!(
+        first.labels[0].name,
+        format!("{} mood", first.labels[0].tags[0]).replacen(
+            &first.labels[0].tags[0][..1],
+            &first.labels[0].tags[0][..1].to_uppercase(),
+            1,
+        )
+    );
+    assert_eq!(first.suggestions.len(), first.noise.len());
+    assert!(
+        first
+            .suggestions
+            .iter()
+            .all(|s| s.label == Some(first.labels[0].id))
+    );
+    // Tags are never moved by naming.
+    assert_eq!(first.noise, shipped().1.noise);
+
+    // Second run: a dead URL, yet the same names, all from the cache.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("http://{}/v1", dead.local_addr().unwrap());
+    drop(dead);
+    let requests_before = server.seen.lock().unwrap().len();
+    let out = musav_name(&p, &dead_url, dir.path());
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("0 from the endpoint"), "{stdout}");
+    assert!(out.stderr.is_empty() || !String::from_utf8_lossy(&out.stderr).contains("warning"));
+    assert_eq!(LabelMap::load(&p).unwrap(), first);
+    assert_eq!(server.seen.lock().unwrap().len(), requests_before);
+}
