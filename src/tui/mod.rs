@@ -3,7 +3,9 @@
 //!
 //! [`app`] holds the state and every action (tested as state transitions), [`ui`] and [`views`]
 //! draw it, [`event`] runs the terminal loop, [`jobs`] runs slow work (LLM naming, export) on
-//! background threads, [`keys`] is the key table and [`namer`] the seam to the LLM client.
+//! background threads, [`keys`] is the key table, [`namer`] the seam to the LLM client and
+//! [`llm_namer`] the real client behind it; [`recluster`] re-runs clustering without redoing PCA
+//! when it need not.
 
 pub mod app;
 pub mod event;

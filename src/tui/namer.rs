@@ -41,6 +41,10 @@ impl Namer for Unavailable {
 /// Applies a naming result to `map`, which may have changed while the request ran: names go only
 /// to labels that still exist and would not clash with another label's name; suggestions only for
 /// tags that are still noise and labels that still exist. Returns what was skipped.
+///
+/// Unlike [`crate::llm::apply`] (made for a map nobody edits meanwhile) this skips a clashing
+/// name instead of producing a map that fails validation, and keeps earlier suggestions for tags
+/// the answer does not mention, because in the UI the user keeps editing while the model thinks.
 pub fn apply(map: &mut LabelMap, naming: &Naming) -> Vec<String> {
     let mut skipped = Vec::new();
     for (id, name, source) in &naming.names {
