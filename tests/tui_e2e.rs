@@ -106,6 +106,18 @@ fn status_counts(screen: &str) -> (usize, usize, usize) {
     )
 }
 
+/// `per label 646 1180 …` from the status bar.
+fn per_label_counts(screen: &str) -> Vec<usize> {
+    let line = screen
+        .lines()
+        .find(|l| l.starts_with("per label "))
+        .unwrap_or_else(|| panic!("no per-label counts on screen:\n{screen}"));
+    line["per label ".len()..]
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect()
+}
+
 fn start(dir: &Path, map: &Path) -> Tmux {
     let tmux = Tmux {
         socket: format!("musav-e2e-{}", std::process::id()),
@@ -171,6 +183,7 @@ fn rename_and_move_to_noise_then_save_and_export_agree_with_the_status_bar() {
     let s = tmux.wait_for("the move", limit, |s| s.contains("moved dark to noise"));
     assert!(s.contains("● unsaved"), "{s}");
     let shown = status_counts(&s);
+    let shown_per_label = per_label_counts(&s);
     assert_ne!(shown, (9590, 2023, 7567), "the counts did not change:\n{s}");
 
     tmux.keys(&["s"]);
@@ -214,4 +227,12 @@ fn rename_and_move_to_noise_then_save_and_export_agree_with_the_status_bar() {
         shown,
         "musav export disagrees with the status bar"
     );
+    let per_label: Vec<usize> = summary["per_label"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["tracks"].as_u64().unwrap() as usize)
+        .collect();
+    assert_eq!(per_label, shown_per_label);
+    assert_eq!(summary["per_label"][0]["name"], "Gloomy");
 }

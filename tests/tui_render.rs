@@ -79,8 +79,12 @@ fn full_frame_at_80x24_shows_every_pane_and_the_export_counts() {
     // Members of the first label with their track counts.
     assert!(s.contains("dark           1202"), "{s}");
     assert_eq!(
-        l[22].trim_end(),
+        l[21].trim_end(),
         "export single-tag 9590 · noise 2023 · exported 7567 in 11 labels · saved"
+    );
+    assert_eq!(
+        l[22].trim_end(),
+        "per label 1272 1180 928 901 799 731 517 509 266 245 219"
     );
     assert!(l[23].contains("? help"), "{}", l[23]);
 }
@@ -118,9 +122,10 @@ fn an_edit_shows_as_unsaved_with_new_counts_and_the_message() {
     app.perform(Action::NextPane);
     app.perform(Action::ToNoise);
     let l = draw(&app, 100, 30);
-    assert!(l[28].contains("noise 2649"), "{}", l[28]);
-    assert!(l[28].contains("exported 6941"), "{}", l[28]);
-    assert!(l[28].contains("● unsaved"), "{}", l[28]);
+    assert!(l[27].contains("noise 2649"), "{}", l[27]);
+    assert!(l[27].contains("exported 6941"), "{}", l[27]);
+    assert!(l[27].contains("● unsaved"), "{}", l[27]);
+    assert!(l[28].starts_with("per label 646 1180 "), "{}", l[28]);
     assert!(l[29].contains("moved dark to noise"), "{}", l[29]);
 }
 
@@ -205,10 +210,11 @@ fn loading_screen_says_what_it_is_doing() {
 #[test]
 fn status_bar_alone_renders_exact_text() {
     let (app, _d) = app();
-    let mut buf = Buffer::empty(Rect::new(0, 0, 72, 2));
+    let mut buf = Buffer::empty(Rect::new(0, 0, 72, 3));
     tui::views::status::render(&app, buf.area, &mut buf);
     let want = Buffer::with_lines([
         "export single-tag 9590 · noise 2023 · exported 7567 in 11 labels · saved",
+        "per label 1272 1180 928 901 799 731 517 509 266 245 219",
         "? help · r rename · m move · x noise · u undo · s save · q quit",
     ]);
     let got: Vec<String> = lines(&buf);

@@ -24,7 +24,7 @@ pub struct Areas {
 impl Areas {
     pub fn new(area: Rect) -> Areas {
         let [main, status] =
-            Layout::vertical([Constraint::Min(6), Constraint::Length(2)]).areas(area);
+            Layout::vertical([Constraint::Min(6), Constraint::Length(3)]).areas(area);
         let [left, mid, right] = Layout::horizontal([
             Constraint::Percentage(36),
             Constraint::Percentage(26),
