@@ -69,7 +69,7 @@ fn full_frame_at_80x24_shows_every_pane_and_the_export_counts() {
     let l = draw(&app, 80, 24);
     let s = screen(&l);
     assert!(l[0].contains("Labels (11)"), "{s}");
-    assert!(s.contains("Tags of Dark & Ro"), "{s}");
+    assert!(s.contains("Tags of Dark & …"), "{s}");
     assert!(s.contains("Noise (9)"), "{s}");
     assert!(s.contains("PCA"), "{s}");
     assert!(s.contains("Details"), "{s}");
@@ -77,7 +77,7 @@ fn full_frame_at_80x24_shows_every_pane_and_the_export_counts() {
     let row = l.iter().find(|r| r.contains("Epic & Cinem")).unwrap();
     assert!(row.contains("   8   1180"), "{row}");
     // Members of the first label with their track counts.
-    assert!(s.contains("dark           1202"), "{s}");
+    assert!(s.contains("│dark         1202│"), "{s}");
     assert_eq!(
         l[21].trim_end(),
         "export single-tag 9590 · noise 2023 · exported 7567 in 11 labels · saved"

@@ -26,8 +26,8 @@ impl Areas {
         let [main, status] =
             Layout::vertical([Constraint::Min(6), Constraint::Length(3)]).areas(area);
         let [left, mid, right] = Layout::horizontal([
-            Constraint::Percentage(36),
-            Constraint::Percentage(26),
+            Constraint::Percentage(40),
+            Constraint::Percentage(24),
             Constraint::Fill(1),
         ])
         .areas(main);
