@@ -323,7 +323,8 @@ impl App {
         let mut next = self.map.clone();
         let res = f(&mut next).and_then(|()| next.validate());
         if let Err(e) = res {
-            self.error(format!("{what}: {e}"));
+            // `what` describes the edit as done; it was not, and the reason says why.
+            self.error(format!("{e}; nothing changed"));
             return Err(e);
         }
         let old = Snapshot {
