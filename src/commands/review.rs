@@ -21,7 +21,8 @@ pub struct Args {
     #[command(flatten)]
     pub data: DataArgs,
     /// Label map to open and save; a clustering draft when the file does not exist yet
-    /// [default: the shipped data/labels.toml, saved to ./labels.toml]
+    /// [default: ./labels.toml when it exists (a review saved earlier), else the shipped
+    /// data/labels.toml, saved to ./labels.toml]
     #[arg(long, value_name = "MAP")]
     pub labels: Option<PathBuf>,
     /// Save the map here instead of the --labels file
