@@ -570,6 +570,16 @@ fn export_job_output_for_a_stale_id_is_ignored() {
 }
 
 #[test]
+fn opening_a_map_places_the_tags_as_curate_does_without_clustering() {
+    let (app, _d) = app();
+    let full = musav::curation::curate(&app.dataset, &app.curation.params).unwrap();
+    assert_eq!(app.curation.coords, full.coords);
+    assert_eq!(app.curation.tag_tracks, full.tag_tracks);
+    assert_eq!(app.curation.tag_single, full.tag_single);
+    assert!(app.curation.clusters.is_empty());
+}
+
+#[test]
 fn fast_reclustering_gives_what_curate_gives() {
     let (app, _d) = app();
     let base = app.curation.params.clone();

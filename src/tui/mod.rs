@@ -120,8 +120,13 @@ pub fn load(
         .as_ref()
         .and_then(|m| m.settings.clone())
         .unwrap_or_else(CurationParams::default);
-    progress("clustering the tags");
-    let curation = curation::curate(&dataset, &params)?;
+    let curation = if existing.is_some() {
+        progress("placing the tags");
+        recluster::layout_only(&dataset, &params)?
+    } else {
+        progress("clustering the tags");
+        curation::curate(&dataset, &params)?
+    };
     let (map, note) = match existing {
         Some(m) => {
             let cov = m.coverage(&dataset);

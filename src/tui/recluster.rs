@@ -7,6 +7,26 @@
 use crate::curation::{self, Curation, CurationError, CurationParams};
 use crate::dataset::{Dataset, TagId};
 
+/// The tag coordinates (representation + PCA) and counts without clustering, for opening an
+/// existing map: the map already says which tag goes where, so k-means (the slowest step) would
+/// only delay the first frame. `clusters` and `noise` stay empty.
+pub fn layout_only(dataset: &Dataset, params: &CurationParams) -> Result<Curation, CurationError> {
+    params.check_for(dataset.tags.len())?;
+    let vectors = curation::represent::tag_vectors(dataset, params.representation);
+    let reduced = curation::reduce::pca(&vectors, params.components, params.seed)?;
+    let (tag_tracks, tag_single) = dataset.tag_counts();
+    Ok(Curation {
+        params: params.clone(),
+        tags: dataset.tags.clone(),
+        tag_tracks,
+        tag_single,
+        coords: reduced.coords,
+        explained_variance_ratio: reduced.explained_variance_ratio,
+        clusters: Vec::new(),
+        noise: Vec::new(),
+    })
+}
+
 pub fn recluster(
     dataset: &Dataset,
     prev: &Curation,
