@@ -252,3 +252,34 @@ fn scatter_marks_noise_and_the_selected_labels_tags() {
     assert_eq!(count(&buf, "●"), 0);
     assert!(count(&buf, "×") > crosses);
 }
+
+#[test]
+fn a_map_without_labels_draws_and_every_action_is_refused_gracefully() {
+    let (mut app, _d) = app();
+    app.edit("everything to noise", |m| {
+        let tags: Vec<String> = m.labels.drain(..).flat_map(|l| l.tags).collect();
+        m.noise.extend(tags);
+        m.suggestions.clear();
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(app.summary.exported, 0);
+    for a in [
+        Action::Down,
+        Action::Rename,
+        Action::Merge,
+        Action::Split,
+        Action::NameLabel,
+        Action::NextPane,
+        Action::Move,
+        Action::ToNoise,
+    ] {
+        app.perform(a);
+        app.mode = musav::tui::app::Mode::Normal;
+        draw(&app, 80, 24);
+    }
+    let s = screen(&draw(&app, 80, 24));
+    assert!(s.contains("Labels (0)"), "{s}");
+    assert!(s.contains("Noise (56)"), "{s}");
+    assert!(s.contains("exported 0 in 0 labels"), "{s}");
+}

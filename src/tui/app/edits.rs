@@ -78,7 +78,9 @@ impl App {
     /// label's biggest tag keeps the name, the other becomes a new label.
     pub fn split_label(&mut self, label: usize) -> Result<(), String> {
         let Some(l) = self.map.labels.get(label) else {
-            return Err("no label selected".into());
+            let e = "no label selected".to_string();
+            self.error(e.clone());
+            return Err(e);
         };
         let ids: Vec<usize> = l
             .tags
