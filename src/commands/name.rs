@@ -42,7 +42,7 @@ pub struct LlmArgs {
     #[arg(long, value_name = "NAME")]
     pub llm_model: Option<String>,
     /// API key (prefer the environment: flags show up in process lists) [env: MUSAV_LLM_API_KEY]
-    #[arg(long, value_name = "KEY", hide_env_values = true)]
+    #[arg(long, value_name = "KEY")]
     pub llm_api_key: Option<String>,
     /// TOML file with url, model, api_key, timeout_secs, retries, concurrency, backoff_ms, cache_dir
     #[arg(long, value_name = "FILE")]

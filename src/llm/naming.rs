@@ -89,7 +89,7 @@ pub fn name_labels(
             let label = &map.labels[i];
             let members = facts.ranked(&label.tags);
             let text = prompts.cluster.render(&[
-                ("members", &bullet_list(&members)),
+                ("members", &member_list(&members)),
                 ("cooccurring", &facts.cooccurring(&label.tags).join(", ")),
             ]);
             name_request(&settings.model, &text)
@@ -287,7 +287,7 @@ pub fn decision_request(model: &str, prompt: &str, groups: &[String]) -> Value {
         "model": model,
         "messages": [{"role": "user", "content": prompt}],
         "temperature": 0.0,
-        "max_tokens": 64,
+        "max_tokens": 40,
         "response_format": {
             "type": "json_schema",
             "json_schema": {
@@ -296,7 +296,7 @@ pub fn decision_request(model: &str, prompt: &str, groups: &[String]) -> Value {
                     "type": "object",
                     "properties": {
                         "group": {"type": "string", "enum": choices},
-                        "reason": {"type": "string", "maxLength": 80}
+                        "reason": {"type": "string", "maxLength": 32}
                     },
                     "required": ["group", "reason"]
                 }
@@ -305,12 +305,13 @@ pub fn decision_request(model: &str, prompt: &str, groups: &[String]) -> Value {
     })
 }
 
-fn bullet_list(members: &[(String, usize)]) -> String {
+/// `relaxing (1350 songs), dream (951 songs)`: small models follow a sentence better than a list.
+fn member_list(members: &[(String, usize)]) -> String {
     members
         .iter()
-        .map(|(t, n)| format!("- {t} ({n})"))
+        .map(|(t, n)| format!("{t} ({n} songs)"))
         .collect::<Vec<_>>()
-        .join("\n")
+        .join(", ")
 }
 
 /// Track counts and co-occurrence, computed once per run.

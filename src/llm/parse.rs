@@ -77,7 +77,11 @@ pub fn validate_name(raw: &str) -> Result<String, AnswerError> {
         return Err(AnswerError::BadChars(name));
     }
     let lower = name.to_lowercase();
-    if lower == "noise" || lower == "none" || lower.starts_with("label ") {
+    // "noise" would read as the noise bucket; the others are prompt words small models echo back.
+    const RESERVED: &[&str] = &[
+        "noise", "none", "name", "json", "label", "group", "tag", "tags",
+    ];
+    if RESERVED.contains(&lower.as_str()) || lower.starts_with("label ") {
         return Err(AnswerError::Reserved(name));
     }
     let mut chars = name.chars();
@@ -156,7 +160,7 @@ mod tests {
             validate_name("one two three four five"),
             Err(AnswerError::TooLong(_))
         ));
-        assert!(matches!(validate_name("Sad\nHappy"), Ok(_)));
+        assert_eq!(validate_name("Sad\nHappy").unwrap(), "Sad Happy");
         assert!(matches!(
             validate_name("Sad: happy"),
             Err(AnswerError::BadChars(_))

@@ -159,7 +159,7 @@ mod tests {
             ("cooccurring", "energetic"),
             ("groups", "Happy: happy, fun"),
         ]);
-        assert!(text.contains("\"sport\" is on 297 tracks") && text.contains("Happy: happy, fun"));
+        assert!(text.contains("\"sport\" is on 297 songs") && text.contains("Happy: happy, fun"));
         assert!(!text.contains("{tag}"));
     }
 }
