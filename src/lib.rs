@@ -11,4 +11,6 @@ pub mod dataset;
 pub mod export;
 pub mod fsio;
 pub mod llm;
+pub mod plot;
 pub mod tui;
+pub mod va;

@@ -22,7 +22,9 @@ fn a_500_is_retried_then_the_answer_is_used() {
     let cache = tempfile::tempdir().unwrap();
     let s = settings(Some(&server.url), cache.path(), |f| f.concurrency = Some(1));
     let client = ChatClient::new(&server.url, &s).unwrap();
-    let reply = client.complete(&name_request("m", "- sad (3)")).unwrap();
+    let reply = client
+        .complete(&name_request("m", "These songs are tagged sad (3 songs)."))
+        .unwrap();
     assert_eq!(reply.attempts, 2);
     assert_eq!(reply.content, "```json\n{\"name\": \"sad mood\"}\n```");
     assert_eq!(server.seen.lock().unwrap().len(), 2);
@@ -42,7 +44,7 @@ fn a_429_waits_as_long_as_retry_after_says() {
     let s = settings(Some(&server.url), cache.path(), |_| {});
     let reply = ChatClient::new(&server.url, &s)
         .unwrap()
-        .complete(&name_request("m", "- calm (1)"))
+        .complete(&name_request("m", "These songs are tagged calm."))
         .unwrap();
     // The configured backoff is 1 ms, so a 1 s wait can only come from the header.
     assert_eq!(reply.waits, vec![Duration::from_secs(1)]);
@@ -77,8 +79,8 @@ fn a_server_without_schema_support_is_asked_again_without_it() {
     let cache = tempfile::tempdir().unwrap();
     let s = settings(Some(&server.url), cache.path(), |_| {});
     let client = ChatClient::new(&server.url, &s).unwrap();
-    client.complete(&name_request("m", "- sad (1)")).unwrap();
-    client.complete(&name_request("m", "- dark (1)")).unwrap();
+    client.complete(&name_request("m", "tagged sad")).unwrap();
+    client.complete(&name_request("m", "tagged dark")).unwrap();
     let seen = server.seen.lock().unwrap();
     assert_eq!(seen.len(), 3);
     assert!(seen[0].get("response_format").is_some());
@@ -268,14 +270,10 @@ fn cli_with_a_flaky_endpoint_writes_a_complete_map_then_reruns_from_cache() {
         "{:?}",
         first.labels
     );
-    assert_eq!(
-        first.labels[0].name,
-        format!("{} mood", first.labels[0].tags[0]).replacen(
-            &first.labels[0].tags[0][..1],
-            &first.labels[0].tags[0][..1].to_uppercase(),
-            1,
-        )
-    );
+    // The fake endpoint names each label "<first member> mood"; musav capitalises the first letter.
+    let tag = &first.labels[0].tags[0];
+    let expected = format!("{}{} mood", tag[..1].to_uppercase(), &tag[1..]);
+    assert_eq!(first.labels[0].name, expected);
     assert_eq!(first.suggestions.len(), first.noise.len());
     assert!(
         first
@@ -298,4 +296,67 @@ fn cli_with_a_flaky_endpoint_writes_a_complete_map_then_reruns_from_cache() {
     assert!(out.stderr.is_empty() || !String::from_utf8_lossy(&out.stderr).contains("warning"));
     assert_eq!(LabelMap::load(&p).unwrap(), first);
     assert_eq!(server.seen.lock().unwrap().len(), requests_before);
+}
+
+#[test]
+fn cli_offline_names_every_label_from_its_members_in_one_warning_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p, _) = draft(dir.path());
+    let out = Command::new(env!("CARGO_BIN_EXE_musav"))
+        .args(["name", "--offline", "--labels"])
+        .arg(&p)
+        .env("HOME", dir.path())
+        .env("MUSAV_CACHE", dir.path().join("cache"))
+        .env_remove("MUSAV_LLM_URL")
+        .env_remove("MUSAV_LLM_CONFIG")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let warnings: Vec<&str> = err.lines().filter(|l| l.contains("warning")).collect();
+    assert_eq!(warnings.len(), 1, "{err}");
+    assert!(warnings[0].contains("offline"), "{err}");
+    let map = LabelMap::load(&p).unwrap();
+    let draft_map = shipped().1;
+    for (named, before) in map.labels.iter().zip(&draft_map.labels) {
+        assert_eq!(named.named_by, "fallback");
+        assert_eq!(named.tags, before.tags);
+        // Members are ordered by track count, so the first member leads the name.
+        let first = &before.tags[0];
+        assert!(
+            named.name.to_lowercase().starts_with(first.as_str()),
+            "{} / {first}",
+            named.name
+        );
+    }
+    assert_eq!(map.suggestions.len(), map.noise.len());
+}
+
+#[test]
+fn cli_dry_run_does_not_touch_the_map() {
+    let dir = tempfile::tempdir().unwrap();
+    let (p, before) = draft(dir.path());
+    let server = serve(vec![], Script::Good);
+    let out = Command::new(env!("CARGO_BIN_EXE_musav"))
+        .args([
+            "name",
+            "--dry-run",
+            "--llm-model",
+            "m",
+            "--llm-url",
+            &server.url,
+            "--labels",
+        ])
+        .arg(&p)
+        .env("HOME", dir.path())
+        .env("MUSAV_CACHE", dir.path().join("cache"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("[llm]"));
+    assert_eq!(std::fs::read(&p).unwrap(), before);
 }

@@ -1,9 +1,9 @@
 //! Loading MTG-Jamendo-style metadata.
 //!
 //! The TSVs name one `TAGS` column in their header but carry one to eight tag columns per row, which a
-//! rectangular CSV reader cannot express; rows are therefore split by hand (so every error can name its
-//! file and line) and then handed to polars as two frames: one row per track, and one row per
-//! (track, tag) pair.
+//! rectangular CSV reader (polars' included) cannot express without guessing a width and losing the
+//! line a problem is on; rows are therefore split by hand, so every error names its file and line.
+//! polars takes over where the data is rectangular: the export's CSV and Parquet files.
 
 mod parse;
 pub mod va;
@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 pub use parse::{DatasetError, LoadOptions};
@@ -109,32 +108,6 @@ impl Dataset {
             }
         }
         (all, single)
-    }
-
-    /// One row per track: track_id, artist_id, album_id, path, duration, n_tags, split.
-    pub fn tracks_frame(&self) -> PolarsResult<DataFrame> {
-        df!(
-            "track_id" => self.tracks.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
-            "artist_id" => self.tracks.iter().map(|t| t.artist.as_str()).collect::<Vec<_>>(),
-            "album_id" => self.tracks.iter().map(|t| t.album.as_str()).collect::<Vec<_>>(),
-            "path" => self.tracks.iter().map(|t| t.path.as_str()).collect::<Vec<_>>(),
-            "duration" => self.tracks.iter().map(|t| t.duration).collect::<Vec<_>>(),
-            "n_tags" => self.tracks.iter().map(|t| t.tags.len() as u32).collect::<Vec<_>>(),
-            "split" => self.tracks.iter().map(|t| t.split.map(Split::as_str)).collect::<Vec<_>>(),
-        )
-    }
-
-    /// One row per (track, tag) pair: track_id, tag.
-    pub fn track_tags_frame(&self) -> PolarsResult<DataFrame> {
-        let mut ids = Vec::new();
-        let mut tags = Vec::new();
-        for t in &self.tracks {
-            for &g in &t.tags {
-                ids.push(t.id.as_str());
-                tags.push(self.tags[g].as_str());
-            }
-        }
-        df!("track_id" => ids, "tag" => tags)
     }
 
     pub fn stats(&self) -> Stats {

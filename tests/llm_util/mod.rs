@@ -126,7 +126,7 @@ pub fn completion(content: &str) -> String {
 pub fn good_content(request: &Value) -> String {
     let prompt = request["messages"][0]["content"].as_str().unwrap();
     let schema = request["response_format"]["json_schema"]["name"].as_str();
-    if prompt.contains("did not fit any group") || schema == Some("noise_decision") {
+    if schema == Some("noise_decision") || prompt.contains("Which group") {
         let first_group = prompt
             .lines()
             .find_map(|l| l.strip_prefix("- ").and_then(|g| g.split(':').next()))
@@ -134,8 +134,9 @@ pub fn good_content(request: &Value) -> String {
         json!({"group": first_group, "reason": "test"}).to_string()
     } else {
         let first = prompt
-            .lines()
-            .find_map(|l| l.strip_prefix("- ").and_then(|t| t.split(' ').next()))
+            .split("tagged ")
+            .nth(1)
+            .and_then(|t| t.split(' ').next())
             .unwrap();
         format!("```json\n{{\"name\": \"{first} mood\"}}\n```")
     }
