@@ -63,6 +63,22 @@ fn bench(c: &mut Criterion) {
         })
     });
 
+    // The same work on rayon's global pool, to show why App uses a one-thread pool.
+    c.bench_function("recluster_global_pool_and_redraw_120x40", |b| {
+        b.iter(|| {
+            seed += 1;
+            let p = CurationParams {
+                seed,
+                ..base.clone()
+            };
+            let c = musav::tui::recluster::recluster(&app.dataset, &app.curation, black_box(&p))
+                .expect("re-cluster");
+            black_box(c);
+            term.draw(|f| f.render_widget(&app, f.area()))
+                .expect("draw");
+        })
+    });
+
     let tag = app.map.labels[0].tags[0].clone();
     let mut to_noise = true;
     c.bench_function("move_tag_and_redraw_120x40", |b| {

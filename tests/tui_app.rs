@@ -659,3 +659,19 @@ fn the_llm_client_offline_names_every_label_through_the_job() {
     app.undo();
     assert_eq!(app.map, shipped());
 }
+
+/// Re-clustering runs on a one-thread pool; the groups must be those of `curate` on rayon's pool.
+#[test]
+fn reclustering_in_the_app_gives_the_groups_curate_gives() {
+    let (mut app, _d) = app();
+    let p = CurationParams {
+        k: 9,
+        seed: 5,
+        ..app.curation.params.clone()
+    };
+    app.recluster(p.clone()).unwrap();
+    let draft = LabelMap::from_curation(&musav::curation::curate(&app.dataset, &p).unwrap());
+    let groups = |m: &LabelMap| m.labels.iter().map(|l| l.tags.clone()).collect::<Vec<_>>();
+    assert_eq!(groups(&app.map), groups(&draft));
+    assert_eq!(app.map.noise, draft.noise);
+}

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::{App, Dest};
 use crate::curation::labels::{Label, LabelMap};
 use crate::curation::{self, CurationParams};
+use crate::tui::recluster::{on_one_thread, recluster};
 
 impl App {
     pub fn rename_label(&mut self, label: usize, name: &str) -> Result<(), String> {
@@ -99,7 +100,7 @@ impl App {
             noise_threshold: f64::MAX,
             ..self.curation.params.clone()
         };
-        let parts = match curation::cluster::cluster(&coords, &params) {
+        let parts = match on_one_thread(|| curation::cluster::cluster(&coords, &params)) {
             Ok(p) => p,
             Err(e) => {
                 self.error(format!("split: {e}"));
@@ -154,7 +155,8 @@ impl App {
     /// the name of an old one when they share most of their tags (Jaccard ≥ 0.5), so re-clustering
     /// with a new seed does not throw the naming work away.
     pub fn recluster(&mut self, params: CurationParams) -> Result<(), String> {
-        let c = match crate::tui::recluster::recluster(&self.dataset, &self.curation, &params) {
+        let (ds, prev) = (&self.dataset, &self.curation);
+        let c = match on_one_thread(|| recluster(ds, prev, &params)) {
             Ok(c) => c,
             Err(e) => {
                 self.error(format!("re-cluster: {e}"));
