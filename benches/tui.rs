@@ -25,6 +25,7 @@ fn app(dir: &std::path::Path) -> App {
         labels: Some(root.join("data/labels.toml")),
         save_to: Some(dir.join("labels.toml")),
         export_dir: dir.join("export"),
+        keys: None,
     };
     let s = tui::load(&opts, Arc::new(Unavailable("bench".into())), &|_| {})
         .expect("the shipped data loads");
@@ -57,6 +58,22 @@ fn bench(c: &mut Criterion) {
                 ..base.clone()
             };
             app.recluster(black_box(p)).expect("re-cluster");
+            term.draw(|f| f.render_widget(&app, f.area()))
+                .expect("draw");
+        })
+    });
+
+    // The same work on rayon's global pool, to show why App uses a one-thread pool.
+    c.bench_function("recluster_global_pool_and_redraw_120x40", |b| {
+        b.iter(|| {
+            seed += 1;
+            let p = CurationParams {
+                seed,
+                ..base.clone()
+            };
+            let c = musav::tui::recluster::recluster(&app.dataset, &app.curation, black_box(&p))
+                .expect("re-cluster");
+            black_box(c);
             term.draw(|f| f.render_widget(&app, f.area()))
                 .expect("draw");
         })

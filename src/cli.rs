@@ -69,7 +69,7 @@ pub enum Format {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     // `musav` alone opens the review UI.
     let Some(command) = cli.command else {
-        return commands::review::run(Default::default());
+        return commands::review::run_default();
     };
     match command {
         Command::Stats(a) => commands::stats::run(a),

@@ -83,6 +83,7 @@ fn opts(dir: &std::path::Path) -> ReviewOptions {
         labels: Some(util::shipped_labels()),
         save_to: Some(dir.join("labels.toml")),
         export_dir: dir.join("export"),
+        keys: None,
     }
 }
 
@@ -555,7 +556,10 @@ fn export_from_the_ui_writes_what_the_status_bar_shows() {
     app.request_export(dir.path().join("export"));
     run_jobs(&mut app);
     let m = app.message.clone().unwrap();
-    assert!(m.error && m.text.contains("already exists"), "{m:?}");
+    assert!(
+        m.error && m.text.contains("already exists") && m.text.contains("another directory"),
+        "{m:?}"
+    );
 }
 
 #[test]
@@ -563,6 +567,16 @@ fn export_job_output_for_a_stale_id_is_ignored() {
     let (mut app, _d) = app();
     app.on_job(99, JobOutput::Export(Err("boom".into())));
     assert!(app.message.is_none());
+}
+
+#[test]
+fn opening_a_map_places_the_tags_as_curate_does_without_clustering() {
+    let (app, _d) = app();
+    let full = musav::curation::curate(&app.dataset, &app.curation.params).unwrap();
+    assert_eq!(app.curation.coords, full.coords);
+    assert_eq!(app.curation.tag_tracks, full.tag_tracks);
+    assert_eq!(app.curation.tag_single, full.tag_single);
+    assert!(app.curation.clusters.is_empty());
 }
 
 #[test]
@@ -595,4 +609,69 @@ fn fast_reclustering_gives_what_curate_gives() {
         assert_eq!(fast.params, full.params);
         assert_eq!(fast.coords, full.coords);
     }
+}
+
+#[test]
+fn a_key_file_rebinds_and_a_bad_one_is_reported_with_defaults_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys.toml");
+    std::fs::write(&keys, "rename = [\"R\"]\n").unwrap();
+    let mut o = opts(dir.path());
+    o.keys = Some(keys.clone());
+    let mut app = App::new(tui::load(&o, Arc::new(DataNamer), &|_| {}).unwrap());
+    app.handle_key(key('r'));
+    assert_eq!(app.mode, Mode::Normal);
+    app.handle_key(key('R'));
+    assert!(matches!(app.mode, Mode::Rename { .. }));
+
+    std::fs::write(&keys, "rename = [\"Hyper-r\"]\n").unwrap();
+    let mut app = App::new(tui::load(&o, Arc::new(DataNamer), &|_| {}).unwrap());
+    let m = app.message.clone().unwrap();
+    assert!(
+        m.error && m.text.contains("keys.toml") && m.text.contains("Hyper-r"),
+        "{m:?}"
+    );
+    app.handle_key(key('r'));
+    assert!(matches!(app.mode, Mode::Rename { .. }));
+}
+
+/// The real naming client, offline (no endpoint, empty cache): every label gets the deterministic
+/// fallback name built from its two biggest tags, as one undoable edit, with the reason noted.
+#[test]
+fn the_llm_client_offline_names_every_label_through_the_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let flags = musav::llm::LlmFlags {
+        offline: true,
+        cache_dir: Some(dir.path().join("cache")),
+        prompts_dir: Some(util::repo().join("prompts")),
+        ..Default::default()
+    };
+    let settings = musav::llm::LlmSettings::resolve(&flags, &|_| None).unwrap();
+    let (mut app, _d) = app_with(Arc::new(musav::tui::llm_namer::LlmNamer { settings }));
+    app.perform(Action::NameAll);
+    run_jobs(&mut app);
+    let m = app.message.clone().unwrap();
+    assert!(!m.error, "{m:?}");
+    assert!(m.text.contains("offline"), "{m:?}");
+    assert!(app.map.labels.iter().all(|l| l.named_by == "fallback"));
+    // "Dark & Romantic" holds dark (1202 tracks) and love (909): "Dark & Love".
+    assert_eq!(app.map.labels[0].name, "Dark & Love");
+    app.undo();
+    assert_eq!(app.map, shipped());
+}
+
+/// Re-clustering runs on a one-thread pool; the groups must be those of `curate` on rayon's pool.
+#[test]
+fn reclustering_in_the_app_gives_the_groups_curate_gives() {
+    let (mut app, _d) = app();
+    let p = CurationParams {
+        k: 9,
+        seed: 5,
+        ..app.curation.params.clone()
+    };
+    app.recluster(p.clone()).unwrap();
+    let draft = LabelMap::from_curation(&musav::curation::curate(&app.dataset, &p).unwrap());
+    let groups = |m: &LabelMap| m.labels.iter().map(|l| l.tags.clone()).collect::<Vec<_>>();
+    assert_eq!(groups(&app.map), groups(&draft));
+    assert_eq!(app.map.noise, draft.noise);
 }

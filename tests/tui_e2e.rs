@@ -78,12 +78,38 @@ impl Drop for Tmux {
     }
 }
 
-fn tmux_available() -> bool {
-    Command::new("tmux")
+/// True when tmux runs; otherwise fails under CI and says why it skips elsewhere.
+fn tmux_or_skip() -> bool {
+    let ok = Command::new("tmux")
         .arg("-V")
         .output()
         .map(|o| o.status.success())
-        .unwrap_or(false)
+        .unwrap_or(false);
+    if !ok {
+        if std::env::var_os("CI").is_some() {
+            panic!("tmux is not installed; scripts/tui-e2e.sh installs it (apt-get install tmux)");
+        }
+        eprintln!("skipped: tmux is not installed (scripts/tui-e2e.sh installs it)");
+    }
+    ok
+}
+
+/// Quits with `q` (after saving) and waits for the process to end.
+fn save_and_quit(tmux: &Tmux, limit: Duration) {
+    tmux.keys(&["s"]);
+    tmux.wait_for("the save", limit, |s| {
+        s.contains("saved ") && s.contains(" · saved")
+    });
+    tmux.keys(&["q"]);
+    let start = Instant::now();
+    while tmux.run(&["has-session", "-t", "review"]) {
+        assert!(
+            start.elapsed() < limit,
+            "musav did not quit:\n{}",
+            tmux.capture()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// `single-tag 9590 · noise 2023 · exported 7567` from the status bar.
@@ -106,12 +132,28 @@ fn status_counts(screen: &str) -> (usize, usize, usize) {
     )
 }
 
-fn start(dir: &Path, map: &Path) -> Tmux {
+/// `per label 646 1180 …` from the status bar.
+fn per_label_counts(screen: &str) -> Vec<usize> {
+    let line = screen
+        .lines()
+        .find(|l| l.starts_with("per label "))
+        .unwrap_or_else(|| panic!("no per-label counts on screen:\n{screen}"));
+    line["per label ".len()..]
+        .split_whitespace()
+        .map(|n| n.parse().unwrap())
+        .collect()
+}
+
+/// Starts `musav review` on `map` in a private tmux server named after the test; `env` and `args`
+/// are added to the command line.
+fn start(test: &str, dir: &Path, map: &Path, env: &str, args: &str) -> Tmux {
     let tmux = Tmux {
-        socket: format!("musav-e2e-{}", std::process::id()),
+        socket: format!("musav-e2e-{}-{test}", std::process::id()),
     };
+    // A key file in the user's config must not change the keys this test sends.
     let cmd = format!(
-        "{} review --data {} --labels {} --export-dir {}",
+        "env XDG_CONFIG_HOME={} {env} {} review --data {} --labels {} --export-dir {} {args}",
+        dir.display(),
         env!("CARGO_BIN_EXE_musav"),
         util::shipped_metadata().display(),
         map.display(),
@@ -138,17 +180,13 @@ fn start(dir: &Path, map: &Path) -> Tmux {
 
 #[test]
 fn rename_and_move_to_noise_then_save_and_export_agree_with_the_status_bar() {
-    if !tmux_available() {
-        if std::env::var_os("CI").is_some() {
-            panic!("tmux is not installed; scripts/tui-e2e.sh installs it (apt-get install tmux)");
-        }
-        eprintln!("skipped: tmux is not installed (scripts/tui-e2e.sh installs it)");
+    if !tmux_or_skip() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let map: PathBuf = dir.path().join("my_labels.toml");
     std::fs::copy(util::shipped_labels(), &map).unwrap();
-    let tmux = start(dir.path(), &map);
+    let tmux = start("edit", dir.path(), &map, "", "");
     let limit = Duration::from_secs(20);
 
     let s = tmux.wait_for("the labels pane", limit, |s| s.contains("Labels (11)"));
@@ -169,6 +207,7 @@ fn rename_and_move_to_noise_then_save_and_export_agree_with_the_status_bar() {
     let s = tmux.wait_for("the move", limit, |s| s.contains("moved dark to noise"));
     assert!(s.contains("● unsaved"), "{s}");
     let shown = status_counts(&s);
+    let shown_per_label = per_label_counts(&s);
     assert_ne!(shown, (9590, 2023, 7567), "the counts did not change:\n{s}");
 
     tmux.keys(&["s"]);
@@ -212,4 +251,77 @@ fn rename_and_move_to_noise_then_save_and_export_agree_with_the_status_bar() {
         shown,
         "musav export disagrees with the status bar"
     );
+    let per_label: Vec<usize> = summary["per_label"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["tracks"].as_u64().unwrap() as usize)
+        .collect();
+    assert_eq!(per_label, shown_per_label);
+    assert_eq!(summary["per_label"][0]["name"], "Gloomy");
+}
+
+/// The real model behind llama.cpp's server (`eval "$(scripts/llm-server.sh start)"` sets
+/// MUSAV_TEST_LLM_URL / MUSAV_TEST_LLM_MODEL): `n` names the selected label in the background, the
+/// spinner shows meanwhile, and the saved map carries the model's name.
+#[test]
+fn n_names_the_selected_label_with_the_real_model() {
+    let url = std::env::var("MUSAV_TEST_LLM_URL")
+        .ok()
+        .filter(|u| !u.is_empty());
+    let Some(url) = url else {
+        if std::env::var_os("CI").is_some() {
+            panic!(
+                "CI is set but MUSAV_TEST_LLM_URL is not: run `scripts/llm-server.sh install` and \
+                 `eval \"$(scripts/llm-server.sh start)\"` before the tests"
+            );
+        }
+        eprintln!(
+            "skipped: MUSAV_TEST_LLM_URL is not set (eval \"$(scripts/llm-server.sh start)\")"
+        );
+        return;
+    };
+    if !tmux_or_skip() {
+        return;
+    }
+    let model = std::env::var("MUSAV_TEST_LLM_MODEL").unwrap_or_else(|_| "default".into());
+    let dir = tempfile::tempdir().unwrap();
+    let map: PathBuf = dir.path().join("my_labels.toml");
+    std::fs::copy(util::shipped_labels(), &map).unwrap();
+    let tmux = start(
+        "llm",
+        dir.path(),
+        &map,
+        &format!("MUSAV_LLM_URL={url} MUSAV_LLM_MODEL={model}"),
+        &format!(
+            "--llm-cache {} --llm-timeout 120 --prompts {}",
+            dir.path().join("cache").display(),
+            util::repo().join("prompts").display()
+        ),
+    );
+    let limit = Duration::from_secs(20);
+    tmux.wait_for("the labels pane", limit, |s| s.contains("Labels (11)"));
+    tmux.keys(&["n"]);
+    let s = tmux.wait_for("the answer", Duration::from_secs(300), |s| {
+        s.contains("LLM named") || s.contains("LLM naming failed")
+    });
+    assert!(s.contains("LLM named 1 label(s)"), "{s}");
+    eprintln!("{}", s.lines().last().unwrap_or_default());
+    save_and_quit(&tmux, limit);
+    let saved = LabelMap::load(&map).unwrap();
+    let shipped = LabelMap::load(&util::shipped_labels()).unwrap();
+    // A small model may give an answer the client rejects (then the label gets the deterministic
+    // fallback name); either way the endpoint was asked, which the answer cache shows.
+    let by = saved.labels[0].named_by.as_str();
+    assert!(by == "llm" || by == "fallback", "{:?}", saved.labels[0]);
+    assert_ne!(saved.labels[0].name, shipped.labels[0].name);
+    let cached = std::fs::read_dir(dir.path().join("cache"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert!(
+        cached > 0,
+        "no answer was cached: the endpoint was never reached"
+    );
+    assert_eq!(saved.labels[0].tags, shipped.labels[0].tags);
+    assert_eq!(saved.labels[1..], shipped.labels[1..]);
 }

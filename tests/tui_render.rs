@@ -32,6 +32,7 @@ fn app() -> (App, tempfile::TempDir) {
         labels: Some(util::shipped_labels()),
         save_to: Some(dir.path().join("labels.toml")),
         export_dir: dir.path().join("export"),
+        keys: None,
     };
     let s = tui::load(&o, Arc::new(Never), &|_| {}).unwrap();
     (App::new(s), dir)
@@ -68,7 +69,7 @@ fn full_frame_at_80x24_shows_every_pane_and_the_export_counts() {
     let l = draw(&app, 80, 24);
     let s = screen(&l);
     assert!(l[0].contains("Labels (11)"), "{s}");
-    assert!(s.contains("Tags of Dark & Ro"), "{s}");
+    assert!(s.contains("Tags of Dark & …"), "{s}");
     assert!(s.contains("Noise (9)"), "{s}");
     assert!(s.contains("PCA"), "{s}");
     assert!(s.contains("Details"), "{s}");
@@ -76,10 +77,14 @@ fn full_frame_at_80x24_shows_every_pane_and_the_export_counts() {
     let row = l.iter().find(|r| r.contains("Epic & Cinem")).unwrap();
     assert!(row.contains("   8   1180"), "{row}");
     // Members of the first label with their track counts.
-    assert!(s.contains("dark           1202"), "{s}");
+    assert!(s.contains("│dark         1202│"), "{s}");
+    assert_eq!(
+        l[21].trim_end(),
+        "export single-tag 9590 · noise 2023 · exported 7567 in 11 labels · saved"
+    );
     assert_eq!(
         l[22].trim_end(),
-        "export single-tag 9590 · noise 2023 · exported 7567 in 11 labels · saved"
+        "per label 1272 1180 928 901 799 731 517 509 266 245 219"
     );
     assert!(l[23].contains("? help"), "{}", l[23]);
 }
@@ -117,9 +122,10 @@ fn an_edit_shows_as_unsaved_with_new_counts_and_the_message() {
     app.perform(Action::NextPane);
     app.perform(Action::ToNoise);
     let l = draw(&app, 100, 30);
-    assert!(l[28].contains("noise 2649"), "{}", l[28]);
-    assert!(l[28].contains("exported 6941"), "{}", l[28]);
-    assert!(l[28].contains("● unsaved"), "{}", l[28]);
+    assert!(l[27].contains("noise 2649"), "{}", l[27]);
+    assert!(l[27].contains("exported 6941"), "{}", l[27]);
+    assert!(l[27].contains("● unsaved"), "{}", l[27]);
+    assert!(l[28].starts_with("per label 646 1180 "), "{}", l[28]);
     assert!(l[29].contains("moved dark to noise"), "{}", l[29]);
 }
 
@@ -204,12 +210,76 @@ fn loading_screen_says_what_it_is_doing() {
 #[test]
 fn status_bar_alone_renders_exact_text() {
     let (app, _d) = app();
-    let mut buf = Buffer::empty(Rect::new(0, 0, 72, 2));
+    let mut buf = Buffer::empty(Rect::new(0, 0, 72, 3));
     tui::views::status::render(&app, buf.area, &mut buf);
     let want = Buffer::with_lines([
         "export single-tag 9590 · noise 2023 · exported 7567 in 11 labels · saved",
+        "per label 1272 1180 928 901 799 731 517 509 266 245 219",
         "? help · r rename · m move · x noise · u undo · s save · q quit",
     ]);
     let got: Vec<String> = lines(&buf);
     assert_eq!(got, lines(&want));
+}
+
+#[test]
+fn scatter_marks_noise_and_the_selected_labels_tags() {
+    let (mut app, _d) = app();
+    let mut buf = Buffer::empty(Rect::new(0, 0, 60, 24));
+    tui::views::scatter::render(&app, buf.area, &mut buf);
+    // Inside the border only: the title itself explains the × mark.
+    let count = |buf: &Buffer, sym: &str| {
+        (1..23)
+            .flat_map(|y| (1..59).map(move |x| (x, y)))
+            .filter(|&p| buf[p].symbol() == sym)
+            .count()
+    };
+    // Every noise tag is an ×, unless another mark landed on the same cell.
+    let noise = app.noise().len();
+    let crosses = count(&buf, "×");
+    assert!(
+        crosses > 0 && crosses <= noise,
+        "{crosses} × for {noise} noise tags"
+    );
+    // The first label has 4 tags: the selected one is named, the other 3 are ● (or overlap).
+    let dots = count(&buf, "●");
+    assert!((1..=3).contains(&dots), "{dots}");
+    // Moving every tag of label 0 to noise leaves no ● and more ×.
+    for t in app.map.labels[0].tags.clone() {
+        app.move_tag(&t, musav::tui::app::Dest::Noise).unwrap();
+    }
+    let mut buf = Buffer::empty(Rect::new(0, 0, 60, 24));
+    tui::views::scatter::render(&app, buf.area, &mut buf);
+    assert_eq!(count(&buf, "●"), 0);
+    assert!(count(&buf, "×") > crosses);
+}
+
+#[test]
+fn a_map_without_labels_draws_and_every_action_is_refused_gracefully() {
+    let (mut app, _d) = app();
+    app.edit("everything to noise", |m| {
+        let tags: Vec<String> = m.labels.drain(..).flat_map(|l| l.tags).collect();
+        m.noise.extend(tags);
+        m.suggestions.clear();
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(app.summary.exported, 0);
+    for a in [
+        Action::Down,
+        Action::Rename,
+        Action::Merge,
+        Action::Split,
+        Action::NameLabel,
+        Action::NextPane,
+        Action::Move,
+        Action::ToNoise,
+    ] {
+        app.perform(a);
+        app.mode = musav::tui::app::Mode::Normal;
+        draw(&app, 80, 24);
+    }
+    let s = screen(&draw(&app, 80, 24));
+    assert!(s.contains("Labels (0)"), "{s}");
+    assert!(s.contains("Noise (56)"), "{s}");
+    assert!(s.contains("exported 0 in 0 labels"), "{s}");
 }

@@ -1,20 +1,28 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use clap::Parser;
+
 use crate::cli::DataArgs;
-use crate::tui::{self, ReviewOptions, namer::Unavailable};
+use crate::commands::name::LlmArgs;
+use crate::llm::LlmSettings;
+use crate::tui::llm_namer::LlmNamer;
+use crate::tui::namer::{Namer, Unavailable};
+use crate::tui::{self, ReviewOptions};
 
 /// Review the labels in a terminal UI: move tags, rename, merge, split, re-cluster, name, export
-#[derive(Debug, Default, clap::Args)]
+#[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  musav review\n  \
                         musav review --labels my_labels.toml\n  \
-                        musav review --data my_tsvs/ --labels my_labels.toml --export-dir out/export\n\
-                        Press ? inside for every key.")]
+                        musav review --data my_tsvs/ --labels my_labels.toml --export-dir out/export\n  \
+                        MUSAV_LLM_URL=http://127.0.0.1:8080/v1 musav review --labels my_labels.toml\n\
+                        Press ? inside for every key; n / N ask the LLM (settings as for musav name).")]
 pub struct Args {
     #[command(flatten)]
     pub data: DataArgs,
     /// Label map to open and save; a clustering draft when the file does not exist yet
-    /// [default: the shipped data/labels.toml, saved to ./labels.toml]
+    /// [default: ./labels.toml when it exists (a review saved earlier), else the shipped
+    /// data/labels.toml, saved to ./labels.toml]
     #[arg(long, value_name = "MAP")]
     pub labels: Option<PathBuf>,
     /// Save the map here instead of the --labels file
@@ -23,15 +31,22 @@ pub struct Args {
     /// Directory the export key proposes
     #[arg(long, value_name = "DIR", default_value = "out/export")]
     pub export_dir: PathBuf,
+    /// Key file (TOML, `rename = ["r", "F2"]`) patching the default keys
+    /// [default: ~/.config/musav/keys.toml when it exists]
+    #[arg(long, value_name = "FILE")]
+    pub keys: Option<PathBuf>,
+    #[command(flatten)]
+    pub llm: LlmArgs,
 }
 
-impl Default for DataArgs {
-    fn default() -> Self {
-        DataArgs {
-            data: None,
-            tag_prefix: crate::dataset::DEFAULT_TAG_PREFIX.to_string(),
-        }
+/// `musav` with no subcommand: review with every default.
+pub fn run_default() -> anyhow::Result<()> {
+    #[derive(Parser)]
+    struct Bare {
+        #[command(flatten)]
+        args: Args,
     }
+    run(Bare::parse_from(["musav"]).args)
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -45,10 +60,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         labels: args.labels,
         save_to: args.save_to,
         export_dir: args.export_dir,
+        keys: args.keys.or_else(tui::keys::default_path),
     };
-    let namer = Arc::new(Unavailable(
-        "no LLM client in this build; name labels with r (rename) instead".into(),
-    ));
+    // A broken LLM setting must not keep the review from opening: it is reported when n is pressed.
+    let namer: Arc<dyn Namer> = match LlmSettings::from_env(&args.llm.flags()?) {
+        Ok(settings) => Arc::new(LlmNamer { settings }),
+        Err(e) => Arc::new(Unavailable(format!("{e}; rename labels with r meanwhile"))),
+    };
     tui::event::run(opts, namer)?;
     Ok(())
 }

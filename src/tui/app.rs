@@ -6,18 +6,17 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use ratatui::crossterm::event::{
-    KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
-};
-use ratatui::layout::{Position, Rect};
+use ratatui::layout::Rect;
+
+mod edits;
+mod input;
 
 use super::index::TagIndex;
 use super::jobs::{Job, JobKind, JobOutput};
-use super::keys::{Action, KeyMap};
+use super::keys::KeyMap;
 use super::namer::{self, Namer};
-use super::ui;
+use crate::curation::Curation;
 use crate::curation::labels::{Label, LabelMap};
-use crate::curation::{self, Curation, CurationParams};
 use crate::dataset::Dataset;
 use crate::export::{self, Policy, Summary};
 
@@ -97,6 +96,9 @@ pub struct Session {
     pub namer: Arc<dyn Namer>,
     /// Shown in the status bar on the first frame (e.g. "started from a clustering draft").
     pub note: Option<String>,
+    /// Shown instead, as an error, when something the user supplied was set aside (a bad key file).
+    pub problem: Option<String>,
+    pub keys: KeyMap,
 }
 
 pub struct App {
@@ -148,8 +150,12 @@ impl App {
             member_sel: 0,
             noise_sel: 0,
             mode: Mode::Normal,
-            message: s.note.map(|text| Message { text, error: false }),
-            keys: KeyMap::default(),
+            message: match (s.problem, s.note) {
+                (Some(text), _) => Some(Message { text, error: true }),
+                (None, Some(text)) => Some(Message { text, error: false }),
+                (None, None) => None,
+            },
+            keys: s.keys,
             size: Rect::new(0, 0, 80, 24),
             tick: 0,
             should_quit: false,
@@ -316,7 +322,8 @@ impl App {
         let mut next = self.map.clone();
         let res = f(&mut next).and_then(|()| next.validate());
         if let Err(e) = res {
-            self.error(format!("{what}: {e}"));
+            // `what` describes the edit as done; it was not, and the reason says why.
+            self.error(format!("{e}; nothing changed"));
             return Err(e);
         }
         let old = Snapshot {
@@ -333,206 +340,6 @@ impl App {
     fn after_change(&mut self) {
         self.summary = export::plan(&self.dataset, &self.map, Policy::Strict).summary;
         self.clamp();
-    }
-
-    pub fn rename_label(&mut self, label: usize, name: &str) -> Result<(), String> {
-        let name = name.trim().to_string();
-        self.edit(&format!("renamed label to {name:?}"), |m| {
-            let l = m
-                .labels
-                .get_mut(label)
-                .ok_or_else(|| format!("no label #{label}"))?;
-            l.name = name;
-            l.named_by = "manual".into();
-            Ok(())
-        })
-    }
-
-    /// Moves `tag` out of wherever it is (a label, noise, or unmentioned) to `dest`.
-    pub fn move_tag(&mut self, tag: &str, dest: Dest) -> Result<(), String> {
-        let what = match dest {
-            Dest::Label(i) => format!(
-                "moved {tag} to {}",
-                self.map.labels.get(i).map_or("?", |l| l.name.as_str())
-            ),
-            Dest::Noise => format!("moved {tag} to noise"),
-        };
-        let tag = tag.to_string();
-        self.edit(&what, |m| {
-            if let Dest::Label(i) = dest
-                && i >= m.labels.len()
-            {
-                return Err(format!("no label #{i}"));
-            }
-            for l in &mut m.labels {
-                l.tags.retain(|t| *t != tag);
-            }
-            m.noise.retain(|t| *t != tag);
-            m.suggestions.retain(|s| s.tag != tag);
-            match dest {
-                Dest::Label(i) => m.labels[i].tags.push(tag),
-                Dest::Noise => m.noise.push(tag),
-            }
-            Ok(())
-        })
-    }
-
-    /// Moves every tag of label `from` into label `into` and removes `from`.
-    pub fn merge_labels(&mut self, from: usize, into: usize) -> Result<(), String> {
-        let n = self.map.labels.len();
-        if from >= n || into >= n || from == into {
-            let e = "merge needs two different labels".to_string();
-            self.error(e.clone());
-            return Err(e);
-        }
-        let what = format!(
-            "merged {} into {}",
-            self.map.labels[from].name, self.map.labels[into].name
-        );
-        self.edit(&what, |m| {
-            let gone = m.labels.remove(from);
-            let into = if into > from { into - 1 } else { into };
-            m.labels[into].tags.extend(gone.tags);
-            m.suggestions.retain(|s| s.label != Some(gone.id));
-            Ok(())
-        })?;
-        self.label_sel = if into > from { into - 1 } else { into };
-        self.clamp();
-        Ok(())
-    }
-
-    /// Splits a label in two by k-means (k = 2) on its tags' PCA coordinates; the part holding the
-    /// label's biggest tag keeps the name, the other becomes a new label.
-    pub fn split_label(&mut self, label: usize) -> Result<(), String> {
-        let Some(l) = self.map.labels.get(label) else {
-            return Err("no label selected".into());
-        };
-        let ids: Vec<usize> = l
-            .tags
-            .iter()
-            .filter_map(|t| self.dataset.tag_id(t))
-            .collect();
-        if ids.len() < 2 {
-            let e = format!("{} has fewer than two tags; nothing to split", l.name);
-            self.error(e.clone());
-            return Err(e);
-        }
-        let coords = self.curation.coords.select(ndarray::Axis(0), &ids);
-        let params = CurationParams {
-            k: 2,
-            // Every member already belongs to the label: none may become noise here.
-            noise_threshold: f64::MAX,
-            ..self.curation.params.clone()
-        };
-        let parts = match curation::cluster::cluster(&coords, &params) {
-            Ok(p) => p,
-            Err(e) => {
-                self.error(format!("split: {e}"));
-                return Err(e.to_string());
-            }
-        };
-        let first = parts[0];
-        let names: Vec<String> = ids.iter().map(|&t| self.dataset.tags[t].clone()).collect();
-        let (keep, other): (Vec<_>, Vec<_>) =
-            names.into_iter().zip(parts).partition(|(_, p)| *p == first);
-        let keep: Vec<String> = keep.into_iter().map(|(t, _)| t).collect();
-        let other: Vec<String> = other.into_iter().map(|(t, _)| t).collect();
-        let old_name = l.name.clone();
-        let new_id = self
-            .map
-            .labels
-            .iter()
-            .map(|l| l.id)
-            .max()
-            .map_or(0, |m| m + 1);
-        let mut new_name = format!("{old_name} (split)");
-        let mut n = 2;
-        while self
-            .map
-            .labels
-            .iter()
-            .any(|l| l.name.eq_ignore_ascii_case(&new_name))
-        {
-            new_name = format!("{old_name} (split {n})");
-            n += 1;
-        }
-        self.edit(
-            &format!("split {old_name}: {} + {} tags", keep.len(), other.len()),
-            |m| {
-                m.labels[label].tags = keep;
-                m.labels.insert(
-                    label + 1,
-                    Label {
-                        id: new_id,
-                        name: new_name,
-                        named_by: "placeholder".into(),
-                        tags: other,
-                    },
-                );
-                Ok(())
-            },
-        )
-    }
-
-    /// Re-runs clustering with `params` (reusing the PCA when only k, seed or threshold changed,
-    /// see [`super::recluster`]) and replaces the map by the new draft. A new label keeps
-    /// the name of an old one when they share most of their tags (Jaccard ≥ 0.5), so re-clustering
-    /// with a new seed does not throw the naming work away.
-    pub fn recluster(&mut self, params: CurationParams) -> Result<(), String> {
-        let c = match super::recluster::recluster(&self.dataset, &self.curation, &params) {
-            Ok(c) => c,
-            Err(e) => {
-                self.error(format!("re-cluster: {e}"));
-                return Err(e.to_string());
-            }
-        };
-        let mut next = LabelMap::from_curation(&c);
-        carry_names(&self.map, &mut next);
-        let what = format!(
-            "re-clustered: {} labels, {} noise tags (components {}, k {}, threshold {}, seed {})",
-            next.labels.len(),
-            next.noise.len(),
-            params.components,
-            params.k,
-            params.noise_threshold,
-            params.seed
-        );
-        let old_curation = std::mem::replace(&mut self.curation, Arc::new(c));
-        let res = self.edit(&what, |m| {
-            *m = next;
-            Ok(())
-        });
-        match res {
-            Ok(()) => {
-                if let Some(s) = self.undo.last_mut() {
-                    s.curation = old_curation;
-                }
-                Ok(())
-            }
-            Err(e) => {
-                self.curation = old_curation;
-                Err(e)
-            }
-        }
-    }
-
-    /// Moves the selected noise tag to the label the LLM suggested.
-    pub fn accept_suggestion(&mut self, tag: &str) -> Result<(), String> {
-        let target = self
-            .map
-            .suggestions
-            .iter()
-            .find(|s| s.tag == tag)
-            .and_then(|s| s.label)
-            .and_then(|id| self.map.labels.iter().position(|l| l.id == id));
-        match target {
-            Some(i) => self.move_tag(tag, Dest::Label(i)),
-            None => {
-                let e = format!("no label suggested for {tag}; press N to ask the LLM");
-                self.error(e.clone());
-                Err(e)
-            }
-        }
     }
 
     pub fn undo(&mut self) {
@@ -618,9 +425,15 @@ impl App {
             JobKind::Export,
             Box::new(move || {
                 let plan = export::plan(&ds, &map, Policy::Strict);
-                let res = export::write(&ds, &map, &plan, &dir, false)
-                    .map(|()| (dir, plan.summary))
-                    .map_err(|e| e.to_string());
+                let res = match export::write(&ds, &map, &plan, &dir, false) {
+                    Ok(()) => Ok((dir, plan.summary)),
+                    // The CLI's advice (--force) does not apply here.
+                    Err(export::ExportError::Exists(p)) => Err(format!(
+                        "{}: an export already exists there; press e and choose another directory",
+                        p.display()
+                    )),
+                    Err(e) => Err(e.to_string()),
+                };
                 JobOutput::Export(res)
             }),
         );
@@ -665,386 +478,6 @@ impl App {
     pub fn on_tick(&mut self) {
         if self.busy().is_some() {
             self.tick = self.tick.wrapping_add(1);
-        }
-    }
-
-    // ----- input -----
-
-    pub fn quit(&mut self) {
-        if self.dirty() {
-            self.mode = Mode::ConfirmQuit;
-        } else {
-            self.should_quit = true;
-        }
-    }
-
-    pub fn handle_key(&mut self, ev: KeyEvent) {
-        match std::mem::replace(&mut self.mode, Mode::Normal) {
-            Mode::Normal => self.normal_key(ev),
-            Mode::Help => {}
-            Mode::ConfirmQuit => match ev.code {
-                KeyCode::Char('y') | KeyCode::Char('Y') => self.should_quit = true,
-                KeyCode::Char('s') => {
-                    if self.save().is_ok() {
-                        self.should_quit = true;
-                    }
-                }
-                _ => self.info("quit cancelled"),
-            },
-            Mode::Rename { label, mut buf } => match ev.code {
-                KeyCode::Enter => {
-                    if self.rename_label(label, &buf).is_err() {
-                        self.mode = Mode::Rename { label, buf };
-                    }
-                }
-                KeyCode::Esc => self.info("rename cancelled"),
-                _ => {
-                    edit_line(&mut buf, &ev);
-                    self.mode = Mode::Rename { label, buf };
-                }
-            },
-            Mode::Export { mut buf } => match ev.code {
-                KeyCode::Enter if !buf.trim().is_empty() => {
-                    let dir = PathBuf::from(buf.trim());
-                    self.export_dir = dir.clone();
-                    self.request_export(dir);
-                }
-                KeyCode::Esc => self.info("export cancelled"),
-                _ => {
-                    edit_line(&mut buf, &ev);
-                    self.mode = Mode::Export { buf };
-                }
-            },
-            Mode::Pick {
-                purpose,
-                options,
-                mut sel,
-            } => match ev.code {
-                KeyCode::Enter => {
-                    if let Some(&dest) = options.get(sel) {
-                        self.apply_pick(&purpose, dest);
-                    }
-                }
-                KeyCode::Esc | KeyCode::Char('q') => self.info("cancelled"),
-                code => {
-                    match code {
-                        KeyCode::Up | KeyCode::Char('k') => sel = sel.saturating_sub(1),
-                        KeyCode::Down | KeyCode::Char('j') => {
-                            sel = (sel + 1).min(options.len().saturating_sub(1))
-                        }
-                        _ => {}
-                    }
-                    self.mode = Mode::Pick {
-                        purpose,
-                        options,
-                        sel,
-                    };
-                }
-            },
-            Mode::Settings { mut fields, field } => match ev.code {
-                KeyCode::Enter => match parse_settings(&fields, &self.curation.params) {
-                    Ok(p) => {
-                        if self.recluster(p).is_err() {
-                            self.mode = Mode::Settings { fields, field };
-                        }
-                    }
-                    Err(e) => {
-                        self.error(e);
-                        self.mode = Mode::Settings { fields, field };
-                    }
-                },
-                KeyCode::Esc => self.info("re-cluster cancelled"),
-                KeyCode::Up | KeyCode::BackTab => {
-                    self.mode = Mode::Settings {
-                        fields,
-                        field: field.saturating_sub(1),
-                    }
-                }
-                KeyCode::Down | KeyCode::Tab => {
-                    self.mode = Mode::Settings {
-                        fields,
-                        field: (field + 1).min(SETTINGS_FIELDS.len() - 1),
-                    }
-                }
-                _ => {
-                    edit_line(&mut fields[field], &ev);
-                    self.mode = Mode::Settings { fields, field };
-                }
-            },
-        }
-    }
-
-    fn apply_pick(&mut self, purpose: &PickFor, dest: Dest) {
-        match (purpose, dest) {
-            (PickFor::MoveTag(tag), d) => {
-                let _ = self.move_tag(tag, d);
-            }
-            (PickFor::MergeFrom(from), Dest::Label(into)) => {
-                let _ = self.merge_labels(*from, into);
-            }
-            (PickFor::MergeFrom(_), Dest::Noise) => self.error("a label cannot merge into noise"),
-        }
-    }
-
-    fn normal_key(&mut self, ev: KeyEvent) {
-        if let Some(a) = self.keys.action(&ev) {
-            self.perform(a);
-        }
-    }
-
-    /// Runs one normal-mode action (keys and tests come through here).
-    pub fn perform(&mut self, a: Action) {
-        match a {
-            Action::Quit => self.quit(),
-            Action::Help => self.mode = Mode::Help,
-            Action::Up => self.select_by(-1),
-            Action::Down => self.select_by(1),
-            Action::Top => self.select_edge(false),
-            Action::Bottom => self.select_edge(true),
-            Action::NextPane => self.focus_step(true),
-            Action::PrevPane => self.focus_step(false),
-            Action::Rename => match self.map.labels.get(self.label_sel) {
-                Some(l) => {
-                    self.mode = Mode::Rename {
-                        label: self.label_sel,
-                        buf: l.name.clone(),
-                    }
-                }
-                None => self.error("no label to rename"),
-            },
-            Action::Move => match self.selected_tag() {
-                Some(tag) => {
-                    let here = self.place_of(&tag);
-                    let mut options: Vec<Dest> =
-                        (0..self.map.labels.len()).map(Dest::Label).collect();
-                    options.push(Dest::Noise);
-                    options.retain(|d| Some(*d) != here);
-                    self.mode = Mode::Pick {
-                        purpose: PickFor::MoveTag(tag),
-                        options,
-                        sel: 0,
-                    };
-                }
-                None => self.error("select a tag first (Tab to the tags or noise pane)"),
-            },
-            Action::ToNoise => match self.selected_tag() {
-                Some(tag) if self.place_of(&tag) != Some(Dest::Noise) => {
-                    let _ = self.move_tag(&tag, Dest::Noise);
-                }
-                Some(tag) => self.info(format!("{tag} is already noise; m moves it to a label")),
-                None => self.error("select a tag first"),
-            },
-            Action::Merge => {
-                if self.map.labels.len() < 2 {
-                    self.error("merge needs two labels");
-                } else {
-                    let from = self.label_sel;
-                    let options = (0..self.map.labels.len())
-                        .filter(|&i| i != from)
-                        .map(Dest::Label)
-                        .collect();
-                    self.mode = Mode::Pick {
-                        purpose: PickFor::MergeFrom(from),
-                        options,
-                        sel: 0,
-                    };
-                }
-            }
-            Action::Split => {
-                let _ = self.split_label(self.label_sel);
-            }
-            Action::Recluster => {
-                let p = &self.curation.params;
-                self.mode = Mode::Settings {
-                    fields: [
-                        p.components.to_string(),
-                        p.k.to_string(),
-                        p.noise_threshold.to_string(),
-                        p.seed.to_string(),
-                    ],
-                    field: 0,
-                };
-            }
-            Action::NameLabel => match self.map.labels.get(self.label_sel) {
-                Some(l) => {
-                    let id = l.id;
-                    self.request_naming(Some(vec![id]));
-                }
-                None => self.error("no label selected"),
-            },
-            Action::NameAll => self.request_naming(None),
-            Action::AcceptSuggestion => match (self.focus, self.selected_tag()) {
-                (Pane::Noise, Some(tag)) => {
-                    let _ = self.accept_suggestion(&tag);
-                }
-                _ => self.error("select a noise tag first (Tab to the noise pane)"),
-            },
-            Action::Undo => self.undo(),
-            Action::Redo => self.redo(),
-            Action::Save => {
-                let _ = self.save();
-            }
-            Action::Export => {
-                self.mode = Mode::Export {
-                    buf: self.export_dir.display().to_string(),
-                }
-            }
-        }
-    }
-
-    /// Where a tag is now: a label, noise, or (unmentioned) noise too.
-    fn place_of(&self, tag: &str) -> Option<Dest> {
-        if let Some(i) = self
-            .map
-            .labels
-            .iter()
-            .position(|l| l.tags.iter().any(|t| t == tag))
-        {
-            return Some(Dest::Label(i));
-        }
-        Some(Dest::Noise)
-    }
-
-    pub fn resize(&mut self, width: u16, height: u16) {
-        self.size = Rect::new(0, 0, width, height);
-    }
-
-    /// A left click selects the row under the pointer and focuses its pane; the wheel scrolls.
-    pub fn handle_mouse(&mut self, ev: MouseEvent) {
-        if self.mode != Mode::Normal {
-            return;
-        }
-        let pos = Position::new(ev.column, ev.row);
-        let areas = ui::Areas::new(self.size);
-        let hit = [
-            (Pane::Labels, areas.labels),
-            (Pane::Members, areas.members),
-            (Pane::Noise, areas.noise),
-        ]
-        .into_iter()
-        .find(|(_, r)| r.contains(pos));
-        let Some((pane, rect)) = hit else {
-            return;
-        };
-        match ev.kind {
-            MouseEventKind::Down(MouseButton::Left) => {
-                self.focus = pane;
-                let rows = ui::list_rows(pane, rect);
-                if rows.contains(pos) {
-                    let first = ui::list_offset(*self.sel_mut(pane), rows.height as usize);
-                    let row = first + (ev.row - rows.y) as usize;
-                    if row < self.len_of(pane) {
-                        *self.sel_mut(pane) = row;
-                        if pane == Pane::Labels {
-                            self.member_sel = 0;
-                        }
-                    }
-                }
-            }
-            MouseEventKind::ScrollDown => {
-                self.focus = pane;
-                self.select_by(1);
-            }
-            MouseEventKind::ScrollUp => {
-                self.focus = pane;
-                self.select_by(-1);
-            }
-            _ => {}
-        }
-    }
-}
-
-/// Line editing shared by the text popups: type, Backspace, Ctrl-U clears, Ctrl-W drops a word.
-fn edit_line(buf: &mut String, ev: &KeyEvent) {
-    let ctrl = ev.modifiers.contains(KeyModifiers::CONTROL);
-    match ev.code {
-        KeyCode::Char('u') if ctrl => buf.clear(),
-        KeyCode::Char('w') if ctrl => {
-            let t = buf.trim_end().len();
-            let cut = buf[..t].rfind(' ').map_or(0, |i| i + 1);
-            buf.truncate(cut);
-        }
-        KeyCode::Char(c) if !ctrl => buf.push(c),
-        KeyCode::Backspace => {
-            buf.pop();
-        }
-        _ => {}
-    }
-}
-
-fn parse_settings(fields: &[String; 4], base: &CurationParams) -> Result<CurationParams, String> {
-    let num = |i: usize| -> Result<usize, String> {
-        fields[i].trim().parse().map_err(|_| {
-            format!(
-                "{} must be a whole number (got {:?})",
-                SETTINGS_FIELDS[i], fields[i]
-            )
-        })
-    };
-    let p = CurationParams {
-        components: num(0)?,
-        k: num(1)?,
-        noise_threshold: fields[2].trim().parse().map_err(|_| {
-            format!(
-                "noise threshold must be a number such as 1.4 (got {:?})",
-                fields[2]
-            )
-        })?,
-        seed: fields[3]
-            .trim()
-            .parse()
-            .map_err(|_| format!("seed must be a whole number (got {:?})", fields[3]))?,
-        ..base.clone()
-    };
-    p.check().map_err(|e| e.to_string())?;
-    Ok(p)
-}
-
-/// Gives each label of `next` the name of the `old` label it overlaps most, when they share at
-/// least half of their combined tags and the name is still free.
-fn carry_names(old: &LabelMap, next: &mut LabelMap) {
-    let mut used: Vec<String> = Vec::new();
-    for l in &mut next.labels {
-        let best = old
-            .labels
-            .iter()
-            .map(|o| {
-                let inter = o.tags.iter().filter(|t| l.tags.contains(t)).count();
-                let union = o.tags.len() + l.tags.len() - inter;
-                (inter as f64 / union.max(1) as f64, o)
-            })
-            .max_by(|a, b| a.0.total_cmp(&b.0));
-        if let Some((j, o)) = best
-            && j >= 0.5
-            && !used.contains(&o.name.to_lowercase())
-        {
-            l.name = o.name.clone();
-            l.named_by = o.named_by.clone();
-            used.push(o.name.to_lowercase());
-        }
-    }
-    // Placeholder names ("label 3") may now collide with a carried name; renumber those.
-    for i in 0..next.labels.len() {
-        let name = next.labels[i].name.to_lowercase();
-        let clash = next
-            .labels
-            .iter()
-            .enumerate()
-            .any(|(j, o)| j != i && o.name.to_lowercase() == name);
-        if clash && next.labels[i].named_by == "placeholder" {
-            let mut n = next.labels[i].id;
-            loop {
-                let cand = format!("label {n}");
-                if !next
-                    .labels
-                    .iter()
-                    .any(|o| o.name.eq_ignore_ascii_case(&cand))
-                {
-                    next.labels[i].name = cand;
-                    break;
-                }
-                n += 1;
-            }
         }
     }
 }

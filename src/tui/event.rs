@@ -2,7 +2,7 @@
 //! background thread, then draw, read one event, collect finished jobs, and repeat. The terminal
 //! is restored on every exit path (ratatui's panic hook covers panics).
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 use std::sync::mpsc::channel;
 use std::time::Duration;
@@ -20,7 +20,16 @@ use super::{ReviewOptions, Session, TuiError, load, views};
 
 /// Runs the review until the user quits.
 pub fn run(opts: ReviewOptions, namer: Arc<dyn Namer>) -> Result<(), TuiError> {
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        return Err(TuiError::NotATerminal);
+    }
     let mut terminal = ratatui::try_init()?;
+    // ratatui's panic hook restores raw mode and the screen; mouse reporting is ours to undo.
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = execute!(std::io::stdout(), DisableMouseCapture);
+        hook(info);
+    }));
     let mut out = std::io::stdout();
     let _ = execute!(out, EnableMouseCapture);
     let res = start(&mut terminal, opts, namer).and_then(|s| match s {

@@ -53,9 +53,22 @@ impl std::fmt::Debug for Job {
 }
 
 impl Job {
-    /// Runs the job on the calling thread (what tests do instead of spawning).
+    /// Runs the job on the calling thread (what tests do instead of spawning). A panic inside the
+    /// work becomes a failed result, so the app never waits forever on a job that died.
     pub fn run_here(self) -> (u64, JobOutput) {
-        (self.id, (self.work)())
+        let kind = self.kind;
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(self.work))
+            .unwrap_or_else(|_| JobOutput::failed(kind, "the background job crashed"));
+        (self.id, out)
+    }
+}
+
+impl JobOutput {
+    pub fn failed(kind: JobKind, why: &str) -> JobOutput {
+        match kind {
+            JobKind::Naming => JobOutput::Naming(Err(why.to_string())),
+            JobKind::Export => JobOutput::Export(Err(why.to_string())),
+        }
     }
 }
 
@@ -110,5 +123,17 @@ mod tests {
         assert_eq!(id, 7);
         assert!(matches!(out, JobOutput::Naming(Err(e)) if e == "offline"));
         assert!(jobs.finished().is_empty());
+    }
+
+    #[test]
+    fn a_panicking_job_reports_a_failure_instead_of_vanishing() {
+        let job = Job {
+            id: 3,
+            kind: JobKind::Export,
+            work: Box::new(|| panic!("disk on fire")),
+        };
+        let (id, out) = job.run_here();
+        assert_eq!(id, 3);
+        assert!(matches!(out, JobOutput::Export(Err(e)) if e.contains("crashed")));
     }
 }

@@ -41,6 +41,10 @@ impl Namer for Unavailable {
 /// Applies a naming result to `map`, which may have changed while the request ran: names go only
 /// to labels that still exist and would not clash with another label's name; suggestions only for
 /// tags that are still noise and labels that still exist. Returns what was skipped.
+///
+/// Unlike [`crate::llm::apply`] (made for a map nobody edits meanwhile) this skips a clashing
+/// name instead of producing a map that fails validation, and keeps earlier suggestions for tags
+/// the answer does not mention, because in the UI the user keeps editing while the model thinks.
 pub fn apply(map: &mut LabelMap, naming: &Naming) -> Vec<String> {
     let mut skipped = Vec::new();
     for (id, name, source) in &naming.names {
@@ -75,4 +79,64 @@ pub fn apply(map: &mut LabelMap, naming: &Naming) -> Vec<String> {
         map.suggestions.extend(fresh);
     }
     skipped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::curation::labels::Label;
+
+    fn map() -> LabelMap {
+        let label = |id: u32, name: &str, tags: &[&str]| Label {
+            id,
+            name: name.into(),
+            named_by: "manual".into(),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+        };
+        LabelMap {
+            version: 1,
+            settings: None,
+            labels: vec![label(0, "Sad", &["sad"]), label(1, "Happy", &["happy"])],
+            noise: vec!["fast".into(), "cool".into()],
+            suggestions: vec![NoiseSuggestion {
+                tag: "cool".into(),
+                label: Some(1),
+                reason: "earlier".into(),
+            }],
+        }
+    }
+
+    #[test]
+    fn clashing_or_vanished_names_are_skipped_and_the_rest_applied() {
+        let mut m = map();
+        let naming = Naming {
+            names: vec![
+                (0, "happy".into(), "llm".into()),
+                (1, "Joyful".into(), "llm".into()),
+                (7, "Ghost".into(), "llm".into()),
+            ],
+            suggestions: vec![
+                NoiseSuggestion {
+                    tag: "fast".into(),
+                    label: Some(0),
+                    reason: "tempo".into(),
+                },
+                NoiseSuggestion {
+                    tag: "sad".into(),
+                    label: Some(1),
+                    reason: "not noise any more".into(),
+                },
+            ],
+            warnings: vec![],
+        };
+        let skipped = apply(&mut m, &naming);
+        assert_eq!(m.labels[0].name, "Sad");
+        assert_eq!(m.labels[1].name, "Joyful");
+        assert_eq!(m.labels[1].named_by, "llm");
+        assert_eq!(skipped.len(), 2, "{skipped:?}");
+        // The earlier suggestion for `cool` stays; `sad` is no longer noise and gets none.
+        let tags: Vec<&str> = m.suggestions.iter().map(|s| s.tag.as_str()).collect();
+        assert_eq!(tags, ["cool", "fast"]);
+        m.validate().unwrap();
+    }
 }

@@ -4,8 +4,48 @@
 //! setting"), the previous run's PCA coordinates are reused and only the clustering step runs.
 //! The result is the same [`Curation`] that `curate` gives (a test checks this).
 
+use std::sync::OnceLock;
+
 use crate::curation::{self, Curation, CurationError, CurationParams};
 use crate::dataset::{Dataset, TagId};
+
+/// Runs `f` on a one-thread rayon pool. Clustering 56 tags is too small to gain from threads, and
+/// on a busy machine rayon's workers make it slower (benches/tui.rs: 47 ms on one thread against
+/// 75 ms on the global pool at load 7 on 2 cores); the UI waits for it, so the steadier one wins.
+pub fn on_one_thread<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
+    let pool = POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .thread_name(|_| "musav-recluster".into())
+            .build()
+            .ok()
+    });
+    match pool {
+        Some(p) => p.install(f),
+        None => f(),
+    }
+}
+
+/// The tag coordinates (representation + PCA) and counts without clustering, for opening an
+/// existing map: the map already says which tag goes where, so k-means (the slowest step) would
+/// only delay the first frame. `clusters` and `noise` stay empty.
+pub fn layout_only(dataset: &Dataset, params: &CurationParams) -> Result<Curation, CurationError> {
+    params.check_for(dataset.tags.len())?;
+    let vectors = curation::represent::tag_vectors(dataset, params.representation);
+    let reduced = curation::reduce::pca(&vectors, params.components, params.seed)?;
+    let (tag_tracks, tag_single) = dataset.tag_counts();
+    Ok(Curation {
+        params: params.clone(),
+        tags: dataset.tags.clone(),
+        tag_tracks,
+        tag_single,
+        coords: reduced.coords,
+        explained_variance_ratio: reduced.explained_variance_ratio,
+        clusters: Vec::new(),
+        noise: Vec::new(),
+    })
+}
 
 pub fn recluster(
     dataset: &Dataset,

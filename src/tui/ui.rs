@@ -24,10 +24,10 @@ pub struct Areas {
 impl Areas {
     pub fn new(area: Rect) -> Areas {
         let [main, status] =
-            Layout::vertical([Constraint::Min(6), Constraint::Length(2)]).areas(area);
+            Layout::vertical([Constraint::Min(6), Constraint::Length(3)]).areas(area);
         let [left, mid, right] = Layout::horizontal([
-            Constraint::Percentage(36),
-            Constraint::Percentage(26),
+            Constraint::Percentage(40),
+            Constraint::Percentage(24),
             Constraint::Fill(1),
         ])
         .areas(main);

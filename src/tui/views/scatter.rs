@@ -1,5 +1,6 @@
 //! The 2-D PCA scatter of every tag, coloured by its current label; noise tags are drawn as `×`
-//! apart from the clusters, and the selected tag is named on the plot.
+//! apart from the clusters, the selected label's tags as `●`, and the selected tag is named on the
+//! plot.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -54,6 +55,22 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             for (t, &(x, y)) in xy.iter().enumerate() {
                 if !matches!(assign.get(t), Some(Assign::Label(_))) {
                     ctx.print(x, y, Span::styled("×", Style::new().fg(Color::Gray)));
+                }
+            }
+            // The selected label's tags stand out from the braille dots of the others.
+            let current = app.label_sel;
+            for (t, &(x, y)) in xy.iter().enumerate() {
+                if assign.get(t) == Some(&Assign::Label(current)) && Some(t) != selected {
+                    ctx.print(
+                        x,
+                        y,
+                        Span::styled(
+                            "●",
+                            Style::new()
+                                .fg(label_color(current))
+                                .add_modifier(Modifier::BOLD),
+                        ),
+                    );
                 }
             }
             if let Some(t) = selected

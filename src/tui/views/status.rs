@@ -1,5 +1,5 @@
-//! The status bar: what an export would give right now, unsaved edits, and the last message (or a
-//! spinner while a background job runs).
+//! The status bar: what an export would give right now (totals, then tracks per label in the
+//! labels' colours), unsaved edits, and the last message (or a spinner while a job runs).
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -9,6 +9,7 @@ use ratatui::widgets::{Paragraph, Widget};
 
 use crate::tui::app::App;
 use crate::tui::keys::Action;
+use crate::tui::ui::label_color;
 
 const SPINNER: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 
@@ -29,7 +30,17 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     } else {
         counts.push(Span::styled(" · saved", Style::new().fg(Color::Green)));
     }
-    let second = if let Some(kind) = app.busy() {
+    let mut per_label = vec![Span::styled(
+        "per label ",
+        Style::new().add_modifier(Modifier::DIM),
+    )];
+    for (i, l) in s.per_label.iter().enumerate() {
+        per_label.push(Span::styled(
+            format!("{} ", l.tracks),
+            Style::new().fg(label_color(i)),
+        ));
+    }
+    let third = if let Some(kind) = app.busy() {
         Line::from(vec![
             Span::styled(
                 SPINNER[app.tick % SPINNER.len()],
@@ -60,5 +71,5 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             Style::new().add_modifier(Modifier::DIM),
         )
     };
-    Paragraph::new(vec![Line::from(counts), second]).render(area, buf);
+    Paragraph::new(vec![Line::from(counts), Line::from(per_label), third]).render(area, buf);
 }

@@ -20,11 +20,11 @@ pub fn render_members(app: &App, area: Rect, buf: &mut Buffer) {
     let block = pane_block(fit(&title, area.width.saturating_sub(2) as usize), focused);
     let inner = block.inner(area);
     block.render(area, buf);
-    let w = (inner.width as usize).saturating_sub(7).max(3);
+    let w = (inner.width as usize).saturating_sub(6).max(3);
     let lines = app
         .members()
         .iter()
-        .map(|t| Line::raw(format!("{:<w$} {:>6}", fit(t, w), app.tag_tracks(t))))
+        .map(|t| Line::raw(format!("{:<w$} {:>5}", fit(t, w), app.tag_tracks(t))))
         .collect();
     let sel = (!app.members().is_empty()).then_some(app.member_sel);
     draw_list(lines, sel, focused, list_rows(Pane::Members, area), buf);
@@ -36,12 +36,12 @@ pub fn render_noise(app: &App, area: Rect, buf: &mut Buffer) {
     let block = pane_block(format!(" Noise ({}) ", noise.len()), focused);
     let inner = block.inner(area);
     block.render(area, buf);
-    let w = (inner.width as usize).saturating_sub(7).max(3);
+    let w = (inner.width as usize).saturating_sub(6).max(3);
     let lines = noise
         .iter()
         .map(|t| {
             let mut spans = vec![Span::raw(format!(
-                "{:<w$} {:>6}",
+                "{:<w$} {:>5}",
                 fit(t, w),
                 app.tag_tracks(t)
             ))];
