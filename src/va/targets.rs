@@ -14,13 +14,17 @@ pub enum TargetsError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}:{line}: {problem}; the file needs a header `track_id,valence,arousal` and numeric values")]
+    #[error(
+        "{path}:{line}: {problem}; the file needs a header `track_id,valence,arousal` and numeric values"
+    )]
     Bad {
         path: PathBuf,
         line: usize,
         problem: String,
     },
-    #[error("track {track}: none of its tags ({tags}) is in the VA table; add them to the table or pass annotations")]
+    #[error(
+        "track {track}: none of its tags ({tags}) is in the VA table; add them to the table or pass annotations"
+    )]
     NoPoint { track: String, tags: String },
 }
 
@@ -49,7 +53,8 @@ impl Targets {
             .map(|(_, l)| l.split(',').map(|s| s.trim().to_lowercase()).collect())
             .unwrap_or_default();
         let col = |n: &str| header.iter().position(|h| h == n);
-        let (Some(ti), Some(vi), Some(ai)) = (col("track_id"), col("valence"), col("arousal")) else {
+        let (Some(ti), Some(vi), Some(ai)) = (col("track_id"), col("valence"), col("arousal"))
+        else {
             return Err(bad(1, "missing column track_id, valence or arousal".into()));
         };
         let mut out = HashMap::new();
@@ -62,7 +67,12 @@ impl Targets {
                 f.get(k)
                     .and_then(|s| s.parse::<f64>().ok())
                     .filter(|v| v.is_finite())
-                    .ok_or_else(|| bad(i + 1, format!("value {:?} is not a number", f.get(k).unwrap_or(&""))))
+                    .ok_or_else(|| {
+                        bad(
+                            i + 1,
+                            format!("value {:?} is not a number", f.get(k).unwrap_or(&"")),
+                        )
+                    })
             };
             let id = f.get(ti).copied().unwrap_or("");
             if id.is_empty() {
@@ -99,7 +109,12 @@ mod tests {
         let (h, s) = (table.get("happy").unwrap(), table.get("sad").unwrap());
         let p = t.target("t1", "happy|sad").unwrap().unwrap();
         assert!((p[0] - (h.valence + s.valence) / 2.0).abs() < 1e-12);
-        assert!(t.target("t2", "nonsense").unwrap_err().to_string().contains("t2"));
+        assert!(
+            t.target("t2", "nonsense")
+                .unwrap_err()
+                .to_string()
+                .contains("t2")
+        );
     }
 
     #[test]
