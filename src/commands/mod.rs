@@ -4,3 +4,4 @@ pub mod cluster;
 pub mod export;
 pub mod review;
 pub mod stats;
+pub mod synth;
