@@ -4,6 +4,7 @@
 //! Callers name a track by its MTG `PATH` column and never care which kind of source backs it.
 
 pub mod cache;
+pub mod run;
 
 use std::path::{Path, PathBuf};
 

@@ -112,13 +112,16 @@ impl Clip {
     }
 }
 
-/// Official splits are roughly 60/20/20; a clip's split follows its index inside its label, so
-/// every split holds every label.
-fn split_of(index: usize) -> Split {
-    match index % 5 {
-        0..=2 => Split::Train,
-        3 => Split::Validation,
-        _ => Split::Test,
+/// Official splits are roughly 60/20/20; each label gets at least one clip in validation and in
+/// test, so every split holds every label.
+fn split_of(index: usize, per_label: usize) -> Split {
+    let held_out = ((per_label as f64 * 0.2).round() as usize).max(1);
+    if index + held_out >= per_label {
+        Split::Test
+    } else if index + 2 * held_out >= per_label {
+        Split::Validation
+    } else {
+        Split::Train
     }
 }
 
@@ -128,7 +131,7 @@ pub fn generate(
     map: &LabelMap,
     va: &VaTable,
 ) -> Result<SynthReport, SynthError> {
-    if cfg.per_label == 0 || cfg.seconds.is_nan() || cfg.seconds < 0.5 {
+    if cfg.per_label < 3 || cfg.seconds.is_nan() || cfg.seconds < 0.5 {
         return Err(SynthError::Size {
             per_label: cfg.per_label,
             seconds: cfg.seconds,
@@ -157,7 +160,7 @@ pub fn generate(
                 Clip {
                     number,
                     label: li,
-                    split: split_of(j),
+                    split: split_of(j, cfg.per_label),
                     design: design(label.id, li, label.centre, tag, tag_va, &mut rng),
                 }
             })
