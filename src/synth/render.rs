@@ -179,3 +179,74 @@ pub fn render(d: &ClipDesign, seconds: f32, sample_rate: u32, rng: &mut impl Rng
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataset::va::Va;
+    use crate::synth::design::INSTRUMENTS;
+    use rand::SeedableRng;
+    use rand_xoshiro::Xoshiro256PlusPlus;
+
+    fn design(brightness: f32) -> ClipDesign {
+        ClipDesign {
+            label_id: 0,
+            tag: "calm".into(),
+            va: Va {
+                valence: 0.5,
+                arousal: 0.5,
+            },
+            bpm: 100.0,
+            notes_per_beat: 2,
+            minor: false,
+            dissonance: 0.0,
+            brightness,
+            gain: 0.5,
+            root_midi: 52,
+            instrument: INSTRUMENTS[0],
+        }
+    }
+
+    /// Power-weighted mean frequency of the clip.
+    fn centroid(x: &[f32], sr: f32) -> f32 {
+        let mel = crate::audio::mel::mel_spectrogram(x, &crate::audio::mel::MelConfig::default());
+        let (mut num, mut den) = (0.0f64, 0.0f64);
+        for (b, row) in mel.rows().into_iter().enumerate() {
+            let p: f64 = row.iter().map(|db| 10f64.powf(f64::from(*db) / 10.0)).sum();
+            num += p * b as f64;
+            den += p;
+        }
+        (num / den) as f32 * sr / 2.0 / 96.0
+    }
+
+    #[test]
+    fn brightness_raises_the_spectral_centroid() {
+        let dull = render(
+            &design(0.1),
+            2.0,
+            12_000,
+            &mut Xoshiro256PlusPlus::seed_from_u64(3),
+        );
+        let bright = render(
+            &design(0.9),
+            2.0,
+            12_000,
+            &mut Xoshiro256PlusPlus::seed_from_u64(3),
+        );
+        assert!(centroid(&bright, 12_000.0) > 1.3 * centroid(&dull, 12_000.0));
+    }
+
+    #[test]
+    fn loudness_follows_gain() {
+        let mut quiet = design(0.5);
+        quiet.gain = 0.1;
+        let a = render(
+            &quiet,
+            1.0,
+            12_000,
+            &mut Xoshiro256PlusPlus::seed_from_u64(4),
+        );
+        let peak = a.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        assert!((peak - 0.1).abs() < 0.01, "{peak}");
+    }
+}
