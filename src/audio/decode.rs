@@ -111,6 +111,17 @@ fn decode_wav(path: &Path) -> Result<Mono, DecodeError> {
             .into_samples::<f32>()
             .collect::<Result<_, _>>()
             .map_err(|e| corrupt(path, e))?,
+        // The common CD layout is read as raw bytes: hound's per-sample iterator costs more than
+        // the whole mel-spectrogram.
+        hound::SampleFormat::Int if spec.bits_per_sample == 16 => {
+            let n = reader.len() as usize;
+            let mut raw = vec![0u8; n * 2];
+            let mut inner = reader.into_inner();
+            std::io::Read::read_exact(&mut inner, &mut raw).map_err(|e| corrupt(path, e))?;
+            raw.chunks_exact(2)
+                .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0)
+                .collect()
+        }
         hound::SampleFormat::Int => {
             // Full scale of a signed `bits`-bit integer, as soundfile/librosa scale it.
             let scale = 1.0 / (1u64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f32;
