@@ -220,19 +220,29 @@ fn extraction_skips_and_reports_bad_files_without_aborting() {
     std::fs::copy(fixture("parity_music_12k.wav"), root.join("good.wav")).unwrap();
     let bytes = std::fs::read(fixture("parity_music_12k.wav")).unwrap();
     std::fs::write(root.join("truncated.wav"), &bytes[..bytes.len() / 3]).unwrap();
+    let mp3 = std::fs::read(fixture("tone_440.mp3")).unwrap();
+    std::fs::write(root.join("cut.mp3"), &mp3[..mp3.len() / 2]).unwrap();
     std::fs::write(
         root.join("text.mp3"),
         "this is a text file, not an MP3\n".repeat(50),
     )
     .unwrap();
-    let tracks: Vec<TrackRef> = ["good.wav", "truncated.wav", "text.mp3", "missing.mp3"]
-        .iter()
-        .enumerate()
-        .map(|(i, p)| TrackRef {
-            id: format!("track_{i}"),
-            path: p.to_string(),
-        })
-        .collect();
+    // (path, promised duration): the cut MP3 decodes without error but is half a second short.
+    let tracks: Vec<TrackRef> = [
+        ("good.wav", Some(3.0)),
+        ("truncated.wav", None),
+        ("text.mp3", None),
+        ("missing.mp3", None),
+        ("cut.mp3", Some(1.0)),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, (p, d))| TrackRef {
+        id: format!("track_{i}"),
+        path: p.to_string(),
+        duration: *d,
+    })
+    .collect();
     let src = FeatureSource::Audio {
         root: root.clone(),
         cache: Some(dir.path().join("cache")),
@@ -249,14 +259,16 @@ fn extraction_skips_and_reports_bad_files_without_aborting() {
         [
             ("track_1", "corrupt"),
             ("track_2", "unsupported"),
-            ("track_3", "missing")
+            ("track_3", "missing"),
+            ("track_4", "corrupt")
         ]
     );
 
     let report = dir.path().join("skipped.tsv");
     write_report(&report, &summary).unwrap();
     let text = std::fs::read_to_string(&report).unwrap();
-    assert_eq!(text.lines().count(), 4, "{text}");
+    assert_eq!(text.lines().count(), 5, "{text}");
+    assert!(text.contains("truncated: 0.5 s"), "{text}");
     assert!(
         text.contains("truncated.wav") && text.contains("text.mp3") && text.contains("missing.mp3")
     );
@@ -264,7 +276,7 @@ fn extraction_skips_and_reports_bad_files_without_aborting() {
     let rerun = extract_all(&src, &tracks, || {});
     assert_eq!(
         (rerun.extracted, rerun.cached, rerun.skipped.len()),
-        (0, 1, 3)
+        (0, 1, 4)
     );
 }
 

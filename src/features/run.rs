@@ -10,11 +10,17 @@ use serde::Serialize;
 use super::{FeatureError, FeatureSource};
 
 /// One track to extract: its id and MTG `PATH`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TrackRef {
     pub id: String,
     pub path: String,
+    /// Duration the metadata promises (seconds); a file decoding to much less is truncated.
+    pub duration: Option<f64>,
 }
+
+/// Share of the promised duration a file must reach; MP3 decoders stop quietly at a cut, so a
+/// truncated download is only visible as missing time.
+pub const MIN_DURATION_SHARE: f64 = 0.9;
 
 /// A track that was skipped, and why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -69,10 +75,17 @@ pub fn export_tracks(export_dir: &Path) -> Result<Vec<TrackRef>, RunError> {
     };
     let ids = column("track_id")?;
     let paths = column("path")?;
+    // Optional: an export always has it, hand-made track lists may not.
+    let durations = column("duration").unwrap_or_default();
     Ok(ids
         .into_iter()
         .zip(paths)
-        .map(|(id, path)| TrackRef { id, path })
+        .enumerate()
+        .map(|(i, (id, path))| TrackRef {
+            id,
+            path,
+            duration: durations.get(i).and_then(|d| d.parse().ok()),
+        })
         .collect())
 }
 
@@ -88,7 +101,7 @@ pub fn extract_all(
         .map(|(i, t)| {
             let r = source
                 .mel_with_status(&t.path)
-                .map(|(_, hit)| hit)
+                .and_then(|(mel, hit)| check_duration(source, t, mel.ncols()).map(|()| hit))
                 .map_err(|e| (i, e));
             tick();
             r
@@ -108,6 +121,25 @@ pub fn extract_all(
         }
     }
     summary
+}
+
+/// Fails when the mel-spectrogram covers less than [`MIN_DURATION_SHARE`] of the track's
+/// promised duration.
+fn check_duration(source: &FeatureSource, t: &TrackRef, frames: usize) -> Result<(), FeatureError> {
+    let Some(promised) = t.duration.filter(|d| *d > 0.0) else {
+        return Ok(());
+    };
+    let cfg = crate::audio::mel::MelConfig::default();
+    let seconds = frames.saturating_sub(1) as f64 * cfg.hop as f64 / f64::from(cfg.sample_rate);
+    if seconds < MIN_DURATION_SHARE * promised {
+        return Err(FeatureError::Corrupt {
+            path: source.file_of(&t.path),
+            reason: format!(
+                "truncated: {seconds:.1} s of audio, the metadata says {promised:.1} s"
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Writes the skipped tracks as TSV (`track_id, kind, path, error`), atomically; an empty run
