@@ -24,24 +24,9 @@ pub struct Instrument {
     pub vibrato: f32,
 }
 
-/// One instrument per label (cycled when a map has more labels than this table).
+/// The instruments, from the calmest (sustained, no drums) to the most energetic (short notes,
+/// kick and hi-hat); labels get them in the order of their arousal.
 pub const INSTRUMENTS: [Instrument; 11] = [
-    Instrument {
-        name: "soft-piano",
-        odd_only: false,
-        register: 0,
-        pluck_decay: Some(0.5),
-        drums: 0,
-        vibrato: 0.0,
-    },
-    Instrument {
-        name: "brass-pad",
-        odd_only: false,
-        register: -12,
-        pluck_decay: None,
-        drums: 1,
-        vibrato: 0.0,
-    },
     Instrument {
         name: "flute",
         odd_only: true,
@@ -51,19 +36,19 @@ pub const INSTRUMENTS: [Instrument; 11] = [
         vibrato: 0.15,
     },
     Instrument {
-        name: "music-box",
+        name: "strings",
         odd_only: false,
-        register: 24,
-        pluck_decay: Some(0.25),
+        register: 0,
+        pluck_decay: None,
         drums: 0,
-        vibrato: 0.0,
+        vibrato: 0.25,
     },
     Instrument {
-        name: "synth-lead",
+        name: "soft-piano",
         odd_only: false,
-        register: 12,
-        pluck_decay: Some(0.12),
-        drums: 2,
+        register: 0,
+        pluck_decay: Some(0.5),
+        drums: 0,
         vibrato: 0.0,
     },
     Instrument {
@@ -75,20 +60,20 @@ pub const INSTRUMENTS: [Instrument; 11] = [
         vibrato: 0.05,
     },
     Instrument {
-        name: "bass-pluck",
+        name: "music-box",
         odd_only: false,
-        register: -12,
-        pluck_decay: Some(0.18),
-        drums: 2,
+        register: 24,
+        pluck_decay: Some(0.25),
+        drums: 0,
         vibrato: 0.0,
     },
     Instrument {
-        name: "strings",
+        name: "brass-pad",
         odd_only: false,
-        register: 0,
+        register: -12,
         pluck_decay: None,
-        drums: 0,
-        vibrato: 0.25,
+        drums: 1,
+        vibrato: 0.0,
     },
     Instrument {
         name: "organ",
@@ -111,6 +96,22 @@ pub const INSTRUMENTS: [Instrument; 11] = [
         odd_only: false,
         register: 0,
         pluck_decay: Some(0.3),
+        drums: 2,
+        vibrato: 0.0,
+    },
+    Instrument {
+        name: "bass-pluck",
+        odd_only: false,
+        register: -12,
+        pluck_decay: Some(0.18),
+        drums: 2,
+        vibrato: 0.0,
+    },
+    Instrument {
+        name: "synth-lead",
+        odd_only: false,
+        register: 12,
+        pluck_decay: Some(0.12),
         drums: 2,
         vibrato: 0.0,
     },
@@ -139,6 +140,20 @@ pub struct ClipDesign {
     pub instrument: Instrument,
 }
 
+/// The instrument of each of `n` labels given their arousal: ranked from calm to energetic and
+/// spread over the whole table, so a small corpus still spans distinct timbres. With more labels
+/// than instruments, neighbours in arousal share one.
+pub fn instruments_by_arousal(arousal: &[f64]) -> Vec<Instrument> {
+    let n = arousal.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by(|&a, &b| arousal[a].total_cmp(&arousal[b]).then(a.cmp(&b)));
+    let mut out = vec![INSTRUMENTS[0]; n];
+    for (rank, &i) in order.iter().enumerate() {
+        out[i] = INSTRUMENTS[rank * (INSTRUMENTS.len() - 1) / (n - 1).max(1)];
+    }
+    out
+}
+
 /// Standard deviation of the per-clip jitter of the VA point.
 pub const VA_JITTER: f64 = 0.06;
 
@@ -147,7 +162,7 @@ pub const VA_JITTER: f64 = 0.06;
 /// finds signal inside a label too.
 pub fn design(
     label_id: u32,
-    label_index: usize,
+    instrument: Instrument,
     centre: Va,
     tag: &str,
     tag_va: Va,
@@ -171,7 +186,7 @@ pub fn design(
         brightness: (0.55 * a + 0.45 * v).clamp(0.0, 1.0),
         gain: 0.1 + 0.75 * a,
         root_midi: rng.gen_range(48..60),
-        instrument: INSTRUMENTS[label_index % INSTRUMENTS.len()],
+        instrument,
     }
 }
 
@@ -199,11 +214,20 @@ mod tests {
             valence: 0.5,
             arousal: 0.9,
         };
-        let c = design(0, 0, calm, "calm", calm, &mut rng);
-        let w = design(1, 0, wild, "wild", wild, &mut rng);
+        let c = design(0, INSTRUMENTS[0], calm, "calm", calm, &mut rng);
+        let w = design(1, INSTRUMENTS[0], wild, "wild", wild, &mut rng);
         assert!(w.bpm > c.bpm + 50.0);
         assert!(w.notes_per_beat > c.notes_per_beat);
         assert!(w.gain > c.gain + 0.4);
+    }
+
+    #[test]
+    fn calmer_labels_get_calmer_instruments() {
+        let got = instruments_by_arousal(&[0.6, 0.2, 0.4]);
+        assert_eq!(got[1], INSTRUMENTS[0]);
+        assert_eq!(got[2], INSTRUMENTS[5]);
+        assert_eq!(got[0], INSTRUMENTS[10]);
+        assert!(got[0].drums > got[1].drums);
     }
 
     #[test]
@@ -217,8 +241,8 @@ mod tests {
             valence: 0.9,
             arousal: 0.5,
         };
-        let s = design(0, 0, sad, "sad", sad, &mut rng);
-        let h = design(1, 1, happy, "happy", happy, &mut rng);
+        let s = design(0, INSTRUMENTS[0], sad, "sad", sad, &mut rng);
+        let h = design(1, INSTRUMENTS[1], happy, "happy", happy, &mut rng);
         assert!(s.minor && !h.minor);
         assert!(s.dissonance > h.dissonance);
         assert!(h.brightness > s.brightness);

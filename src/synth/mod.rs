@@ -161,7 +161,14 @@ pub fn generate(
                     number,
                     label: li,
                     split: split_of(j, cfg.per_label),
-                    design: design(label.id, li, label.centre, tag, tag_va, &mut rng),
+                    design: design(
+                        label.id,
+                        label.instrument,
+                        label.centre,
+                        tag,
+                        tag_va,
+                        &mut rng,
+                    ),
                 }
             })
         })
@@ -276,8 +283,7 @@ fn synth_labels(
         .labels
         .iter()
         .take(limit)
-        .enumerate()
-        .map(|(i, l)| {
+        .map(|l| {
             let centre =
                 va.mean(l.tags.iter().map(String::as_str))
                     .ok_or_else(|| SynthError::NoVa {
@@ -288,7 +294,7 @@ fn synth_labels(
                 id: l.id,
                 name: l.name.clone(),
                 centre,
-                instrument: design::INSTRUMENTS[i % design::INSTRUMENTS.len()],
+                instrument: design::INSTRUMENTS[0],
                 tags: l.tags.clone(),
             })
         })
@@ -296,7 +302,13 @@ fn synth_labels(
     if labels.is_empty() {
         return Err(SynthError::NoLabels);
     }
-    Ok(labels)
+    let arousal: Vec<f64> = labels.iter().map(|l| l.centre.arousal).collect();
+    let instruments = design::instruments_by_arousal(&arousal);
+    Ok(labels
+        .into_iter()
+        .zip(instruments)
+        .map(|(l, instrument)| SynthLabel { instrument, ..l })
+        .collect())
 }
 
 /// An RNG for one clip and purpose (0: design, 1: rendering), independent of thread scheduling.

@@ -203,7 +203,7 @@ mod tests {
             brightness,
             gain: 0.5,
             root_midi: 52,
-            instrument: INSTRUMENTS[0],
+            instrument: *INSTRUMENTS.iter().find(|i| i.name == "soft-piano").unwrap(),
         }
     }
 
