@@ -133,7 +133,8 @@ pub struct ClipDesign {
     pub dissonance: f32,
     /// 0 (dull: steep harmonic roll-off) to 1 (bright: slow roll-off).
     pub brightness: f32,
-    /// Peak amplitude, 0.1 (calm) to 0.85 (intense).
+    /// RMS level, 0.03 (calm, about -30 dBFS) to 0.25 (intense, about -12 dBFS); a clip whose
+    /// peaks would clip is turned down instead.
     pub gain: f32,
     /// MIDI note of the tonic before the instrument's register shift.
     pub root_midi: i32,
@@ -184,7 +185,7 @@ pub fn design(
         minor: v < 0.5,
         dissonance: (0.9 * (1.0 - v) - 0.2).clamp(0.0, 0.8),
         brightness: (0.55 * a + 0.45 * v).clamp(0.0, 1.0),
-        gain: 0.1 + 0.75 * a,
+        gain: 0.03 + 0.22 * a,
         root_midi: rng.gen_range(48..60),
         instrument,
     }
@@ -218,7 +219,7 @@ mod tests {
         let w = design(1, INSTRUMENTS[0], wild, "wild", wild, &mut rng);
         assert!(w.bpm > c.bpm + 50.0);
         assert!(w.notes_per_beat > c.notes_per_beat);
-        assert!(w.gain > c.gain + 0.4);
+        assert!(w.gain > 2.0 * c.gain);
     }
 
     #[test]

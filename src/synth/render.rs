@@ -171,8 +171,13 @@ pub fn render(d: &ClipDesign, seconds: f32, sample_rate: u32, rng: &mut impl Rng
         k += 1;
     }
 
+    // Loudness is set on the RMS (what the ear and the mel bands see), not on the peak: plucked
+    // notes and drums have far higher peaks than a sustained pad of the same loudness.
+    let rms = (out.iter().map(|v| v * v).sum::<f32>() / n.max(1) as f32)
+        .sqrt()
+        .max(1e-9);
     let peak = out.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-9);
-    let g = d.gain / peak;
+    let g = (d.gain / rms).min(0.98 / peak);
     for v in out.iter_mut() {
         // A faint noise floor, as in any recording.
         *v = *v * g + 1e-3 * rng.gen_range(-1.0f32..1.0);
@@ -246,7 +251,7 @@ mod tests {
             12_000,
             &mut Xoshiro256PlusPlus::seed_from_u64(4),
         );
-        let peak = a.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-        assert!((peak - 0.1).abs() < 0.01, "{peak}");
+        let rms = (a.iter().map(|v| v * v).sum::<f32>() / a.len() as f32).sqrt();
+        assert!((rms - 0.1).abs() < 0.005, "{rms}");
     }
 }
