@@ -8,8 +8,10 @@ use crate::audio::npy::write_mel;
 
 /// Write one audio file's mel-spectrogram (96 × frames, dB, float32) as .npy
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Example:\n  musav mel track.mp3 --out track.npy\n\
-                        The parameters are the MTG-Jamendo ones: 12 kHz, frame 512, hop 256, 96 Slaney mel bands, power in dB.")]
+#[command(
+    after_help = "Examples:\n  musav mel track.mp3 --out track.npy\n  musav mel clip.wav --out clip.npy --force\n\
+                        The parameters are the MTG-Jamendo ones: 12 kHz, frame 512, hop 256, 96 Slaney mel bands, power in dB."
+)]
 pub struct Args {
     /// Audio file (WAV, MP3, OGG/Vorbis, FLAC)
     pub file: PathBuf,
