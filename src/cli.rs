@@ -29,6 +29,9 @@ pub enum Command {
     Export(commands::export::Args),
     Review(commands::review::Args),
     Name(commands::name::Args),
+    Synth(commands::synth::Args),
+    Mel(commands::mel::Args),
+    Features(commands::features::Args),
 }
 
 /// Where the metadata comes from (shared by every command that reads it).
@@ -77,5 +80,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(a) => commands::export::run(a),
         Command::Review(a) => commands::review::run(a),
         Command::Name(a) => commands::name::run(a),
+        Command::Synth(a) => commands::synth::run(a),
+        Command::Mel(a) => commands::mel::run(a),
+        Command::Features(a) => commands::features::run(a),
     }
 }

@@ -2,6 +2,9 @@
 
 pub mod cluster;
 pub mod export;
+pub mod features;
+pub mod mel;
 pub mod name;
 pub mod review;
 pub mod stats;
+pub mod synth;
