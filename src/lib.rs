@@ -10,6 +10,7 @@ pub mod curation;
 pub mod dataset;
 pub mod export;
 pub mod fsio;
+pub mod model;
 pub mod plot;
 pub mod tui;
 pub mod va;
