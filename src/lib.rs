@@ -14,3 +14,4 @@ pub mod model;
 pub mod plot;
 pub mod tui;
 pub mod va;
+pub mod train;

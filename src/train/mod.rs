@@ -1,0 +1,9 @@
+//! Training and evaluation of the mood ResNet: tracks and chunks ([`data`]), the hand-written loop
+//! ([`run`]), the run directory ([`artifacts`]), classification figures ([`metrics`]) and the
+//! validation report ([`report`]).
+
+pub mod artifacts;
+pub mod data;
+pub mod metrics;
+pub mod report;
+pub mod run;
