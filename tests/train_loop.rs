@@ -45,7 +45,7 @@ fn export(dir: &Path, per_class: [usize; 3]) -> MemorySource {
                 csv.push_str(&format!(
                     "track_{n},artist_{n},album_{n},{path},30.0,{name},{id},{name},{split}\n"
                 ));
-                let frames = rng.gen_range(40..120);
+                let frames = rng.gen_range(30..80);
                 mels.insert(path, mel(class, frames, &mut rng));
                 n += 1;
             }
@@ -56,7 +56,7 @@ fn export(dir: &Path, per_class: [usize; 3]) -> MemorySource {
     std::fs::write(
         dir.join("summary.json"),
         serde_json::json!({
-            "policy": "single_tag", "single_tag_tracks": n, "noise_tracks": 0, "exported": n,
+            "policy": "strict", "single_tag_tracks": n, "noise_tracks": 0, "exported": n,
             "added_by_policy": 0, "labels": 4, "per_label": [], "per_split": {},
             "label_map_sha256": "abc123", "unmapped_tags": [], "sources": []
         })
@@ -69,13 +69,13 @@ fn export(dir: &Path, per_class: [usize; 3]) -> MemorySource {
 
 fn small() -> TrainConfig {
     TrainConfig::new()
-        .with_channels(vec![8, 16, 16])
+        .with_channels(vec![8, 8, 16, 16, 16])
         .with_embedding(16)
         .with_chunk_frames(32)
-        .with_max_frames(96)
-        .with_batch_size(16)
-        .with_epochs(6)
-        .with_patience(6)
+        .with_max_frames(64)
+        .with_batch_size(8)
+        .with_epochs(5)
+        .with_patience(5)
         .with_learning_rate(3e-3)
         .with_dropout(0.1)
 }
@@ -83,7 +83,7 @@ fn small() -> TrainConfig {
 #[test]
 fn learns_well_above_chance_and_the_checkpoint_reloads_identically() {
     let tmp = tempfile::tempdir().unwrap();
-    let source = export(&tmp.path().join("export"), [24, 8, 8]);
+    let source = export(&tmp.path().join("export"), [16, 6, 6]);
     let out = tmp.path().join("run");
     let inputs = TrainInputs {
         export: &tmp.path().join("export"),
@@ -145,7 +145,7 @@ fn learns_well_above_chance_and_the_checkpoint_reloads_identically() {
 #[test]
 fn an_interrupted_run_resumes_from_its_epoch() {
     let tmp = tempfile::tempdir().unwrap();
-    let source = export(&tmp.path().join("export"), [8, 4, 0]);
+    let source = export(&tmp.path().join("export"), [6, 3, 0]);
     let out = tmp.path().join("run");
     let mut inputs = TrainInputs {
         export: &tmp.path().join("export"),
@@ -154,7 +154,7 @@ fn an_interrupted_run_resumes_from_its_epoch() {
         out: &out,
         resume: false,
     };
-    let cfg = small().with_epochs(4).with_patience(10);
+    let cfg = small().with_epochs(3).with_patience(10);
     let cancel = AtomicBool::new(false);
     let first = train(
         &inputs,
@@ -188,8 +188,13 @@ fn an_interrupted_run_resumes_from_its_epoch() {
     assert_eq!(start, Some(3));
     assert_eq!(second.stop, Stop::MaxEpochs);
     let epochs: Vec<usize> = second.history.iter().map(|e| e.epoch).collect();
-    assert_eq!(epochs, [1, 2, 3, 4]);
-    assert_eq!(second.history[..2], first.history[..]);
+    assert_eq!(epochs, [1, 2, 3]);
+    // The first two epochs are kept as they were (up to the JSON round trip of the floats).
+    for (a, b) in second.history[..2].iter().zip(&first.history) {
+        assert_eq!(a.epoch, b.epoch);
+        assert!((a.train_loss - b.train_loss).abs() < 1e-9);
+        assert_eq!(a.val_macro_f1, b.val_macro_f1);
+    }
 }
 
 #[test]

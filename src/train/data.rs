@@ -164,6 +164,32 @@ pub struct ChunkConfig {
     pub frames: usize,
     /// Frames kept per track in memory (evenly spaced excerpts beyond this).
     pub max_frames: usize,
+    /// Mean and standard deviation (dB) of the training spectrograms, subtracted and divided out
+    /// at load time: the network's batch-norm running statistics start at (0, 1) and would take
+    /// hundreds of steps to reach raw dB levels near −60.
+    pub norm: Option<(f32, f32)>,
+}
+
+/// Mean and standard deviation over every kept value of `examples`.
+pub fn fit_norm(examples: &[Example]) -> (f32, f32) {
+    let (mut n, mut sum, mut sq) = (0f64, 0f64, 0f64);
+    for seg in examples.iter().flat_map(|e| &e.segments) {
+        for &v in seg {
+            n += 1.0;
+            sum += v as f64;
+            sq += (v as f64) * (v as f64);
+        }
+    }
+    let mean = sum / n.max(1.0);
+    let std = (sq / n.max(1.0) - mean * mean).max(0.0).sqrt();
+    (mean as f32, if std > 1e-6 { std as f32 } else { 1.0 })
+}
+
+/// Standardises every kept excerpt in place.
+pub fn normalise(examples: &mut [Example], (mean, std): (f32, f32)) {
+    for seg in examples.iter_mut().flat_map(|e| e.segments.iter_mut()) {
+        seg.mapv_inplace(|v| (v - mean) / std);
+    }
 }
 
 /// A track's kept spectrogram excerpts, ready to be chunked.
@@ -245,6 +271,9 @@ pub fn load(
             Err(s) => skipped.push(s),
         }
     }
+    if let Some(norm) = cfg.norm {
+        normalise(&mut ok, norm);
+    }
     (ok, skipped)
 }
 
@@ -295,6 +324,7 @@ mod tests {
             n_mels: 4,
             frames: 10,
             max_frames: 40,
+            norm: None,
         }
     }
 

@@ -89,6 +89,7 @@ impl TrainConfig {
             n_mels: self.n_mels,
             frames: self.chunk_frames,
             max_frames: self.max_frames.max(self.chunk_frames),
+            norm: None,
         }
     }
 
@@ -386,9 +387,16 @@ pub fn train(
         run.write_json(RUN_JSON, &info)?;
         (config.clone(), info)
     };
-    let chunk = cfg.chunk();
+    let mut chunk = info.chunk.clone();
     let k = classes.len();
-    let (train_ex, mut skipped) = split_examples(&tracks, Split::Train, inputs.source, &chunk);
+    let (mut train_ex, mut skipped) = split_examples(&tracks, Split::Train, inputs.source, &chunk);
+    // The normalisation is fitted once, on the first start, and reused on resume.
+    let norm = chunk.norm.unwrap_or_else(|| data::fit_norm(&train_ex));
+    data::normalise(&mut train_ex, norm);
+    if chunk.norm.is_none() {
+        chunk.norm = Some(norm);
+        run.write_json(RUN_JSON, &RunInfo { chunk: chunk.clone(), ..info.clone() })?;
+    }
     let (val_ex, val_skipped) = split_examples(&tracks, Split::Validation, inputs.source, &chunk);
     skipped.extend(val_skipped);
     run.write_skipped(&skipped)?;
