@@ -28,6 +28,9 @@ pub enum Command {
     Cluster(commands::cluster::Args),
     Export(commands::export::Args),
     Review(commands::review::Args),
+    Synth(commands::synth::Args),
+    Mel(commands::mel::Args),
+    Features(commands::features::Args),
 }
 
 /// Where the metadata comes from (shared by every command that reads it).
@@ -75,5 +78,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Cluster(a) => commands::cluster::run(a),
         Command::Export(a) => commands::export::run(a),
         Command::Review(a) => commands::review::run(a),
+        Command::Synth(a) => commands::synth::run(a),
+        Command::Mel(a) => commands::mel::run(a),
+        Command::Features(a) => commands::features::run(a),
     }
 }

@@ -4,14 +4,17 @@
 //! Data flows one way: [`dataset`] (load) → [`curation`] (represent, reduce, cluster, label map) →
 //! [`export`] (the single-label set).
 
+pub mod audio;
 pub mod cli;
 pub mod commands;
 pub mod curation;
 pub mod dataset;
 pub mod export;
+pub mod features;
 pub mod fsio;
 pub mod model;
 pub mod plot;
+pub mod synth;
 pub mod tui;
 pub mod va;
 pub mod train;

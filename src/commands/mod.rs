@@ -2,5 +2,8 @@
 
 pub mod cluster;
 pub mod export;
+pub mod features;
+pub mod mel;
 pub mod review;
 pub mod stats;
+pub mod synth;

@@ -1,0 +1,90 @@
+"""Mel-spectrogram parity fixtures and check against librosa (run through scripts/mel-parity.sh).
+
+fixtures DIR LAME  writes small deterministic WAVs (+ an MP3 made with LAME) and librosa's reference
+                   mel-spectrograms (*.librosa.npy) that the Rust tests compare against.
+compare DIR MUSAV  runs `musav mel` on every parity WAV and prints mean/max |dB difference|.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+import librosa
+import numpy as np
+import soundfile as sf
+
+SR = 12000
+EDGE = 2  # frames at each end left out of the comparison (zero padding meets the resampler's edge)
+
+
+def reference(path):
+    """librosa's mel-spectrogram in the MTG convention (default resampler: soxr_hq)."""
+    y, _ = librosa.load(path, sr=SR, mono=True)
+    s = librosa.feature.melspectrogram(y=y, sr=SR, n_fft=512, hop_length=256, n_mels=96,
+                                       power=2.0, htk=False, norm="slaney", center=True)
+    return librosa.power_to_db(s, ref=1.0, amin=1e-10, top_db=None).astype(np.float32)
+
+
+def music(sr, seconds, rng):
+    """Chords of harmonic tones with plucked envelopes, a glide and a little noise."""
+    t = np.arange(int(sr * seconds)) / sr
+    y = np.zeros_like(t)
+    notes = [57, 60, 64, 69, 62, 65, 69, 74]
+    step = seconds / len(notes)
+    for i, m in enumerate(notes):
+        f = 440.0 * 2 ** ((m - 69) / 12)
+        on = t >= i * step
+        tt = np.where(on, t - i * step, 0.0)
+        env = np.where(on, np.exp(-tt / 0.4), 0.0)
+        for h in range(1, 12):
+            if f * h < sr / 2 * 0.95:
+                y += env * np.sin(2 * np.pi * f * h * t) / h ** 1.5
+    glide = 300 * np.exp(np.log(15) * t / seconds)
+    y += 0.2 * np.sin(2 * np.pi * np.cumsum(glide) / sr)
+    y += 0.01 * rng.standard_normal(len(t))
+    return 0.8 * y / np.max(np.abs(y))
+
+
+def fixtures(out, lame):
+    os.makedirs(out, exist_ok=True)
+    rng = np.random.default_rng(6)
+    y = music(SR, 3.0, rng)
+    sf.write(f"{out}/parity_music_12k.wav", y, SR, subtype="PCM_16")
+    left = music(44100, 1.0, rng)
+    right = np.roll(left, 300) * 0.7
+    sf.write(f"{out}/parity_stereo_44k.wav", np.stack([left, right], axis=1), 44100, subtype="PCM_16")
+    for name in ("parity_music_12k", "parity_stereo_44k"):
+        np.save(f"{out}/{name}.librosa.npy", reference(f"{out}/{name}.wav"))
+    # A real MP3 for the decoder test: 1 s of A440 (with two harmonics), mono, 44.1 kHz.
+    t = np.arange(44100) / 44100
+    tone = 0.5 * np.sin(2 * np.pi * 440 * t) + 0.1 * np.sin(2 * np.pi * 880 * t)
+    with tempfile.TemporaryDirectory() as tmp:
+        sf.write(f"{tmp}/tone.wav", tone, 44100, subtype="PCM_16")
+        subprocess.run([lame, "--quiet", "-b", "64", "-m", "m", f"{tmp}/tone.wav",
+                        f"{out}/tone_440.mp3"], check=True)
+    print(f"wrote fixtures to {out}")
+
+
+def compare(out, musav):
+    worst = 0.0
+    for name in sorted(f for f in os.listdir(out) if f.startswith("parity_") and f.endswith(".wav")):
+        stem = name[:-4]
+        ref = np.load(f"{out}/{stem}.librosa.npy")
+        with tempfile.TemporaryDirectory() as tmp:
+            subprocess.run([musav, "mel", f"{out}/{name}", "--out", f"{tmp}/m.npy"], check=True,
+                           capture_output=True)
+            ours = np.load(f"{tmp}/m.npy")
+        assert ours.shape == ref.shape, (name, ours.shape, ref.shape)
+        d = np.abs(ours - ref)[:, EDGE:-EDGE]
+        worst = max(worst, float(d.mean()))
+        print(f"{name}: {ours.shape[0]}x{ours.shape[1]} mean |diff| {d.mean():.4f} dB, "
+              f"max {d.max():.4f} dB, p99 {np.percentile(d, 99):.4f} dB")
+    return worst
+
+
+if __name__ == "__main__":
+    cmd, out, tool = sys.argv[1], sys.argv[2], sys.argv[3]
+    if cmd == "fixtures":
+        fixtures(out, tool)
+    else:
+        compare(out, tool)

@@ -1,0 +1,13 @@
+//! Audio in, features out: decode any supported file to mono, resample it to the 12 kHz of the
+//! MTG-Jamendo features, and compute the dB mel-spectrogram the models are trained on.
+//!
+//! Each step is its own module so the predictor, the feature cache and the benchmarks can call
+//! exactly the part they need.
+
+pub mod decode;
+pub mod mel;
+pub mod npy;
+pub mod resample;
+
+/// Sample rate of the MTG-Jamendo mel-spectrograms; every model input is computed at this rate.
+pub const TARGET_SAMPLE_RATE: u32 = 12_000;

@@ -1,0 +1,64 @@
+//! Per-track mel-spectrogram cache: one `.npy` per (file, size, mtime, parameters), so a rerun
+//! after an interrupted or finished extraction only decodes what changed.
+
+use std::path::{Path, PathBuf};
+
+use ndarray::Array2;
+use sha2::{Digest, Sha256};
+
+use super::FeatureError;
+use crate::audio::mel::MelConfig;
+use crate::audio::npy::{read_mel, write_mel};
+
+/// Bumped when decoding or resampling changes in a way that alters features.
+const PIPELINE_VERSION: &str = "musav-audio-1";
+
+pub struct Cache {
+    dir: PathBuf,
+    params: String,
+}
+
+impl Cache {
+    pub fn new(dir: &Path, cfg: &MelConfig) -> Cache {
+        Cache {
+            dir: dir.to_path_buf(),
+            params: format!("{PIPELINE_VERSION}:{}", cfg.fingerprint()),
+        }
+    }
+
+    /// The cache file for `source` as it is now; `None` when the source cannot be stat'ed.
+    pub fn entry(&self, source: &Path) -> Option<PathBuf> {
+        let meta = std::fs::metadata(source).ok()?;
+        let mtime = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        let abs = std::path::absolute(source).unwrap_or_else(|_| source.to_path_buf());
+        let mut h = Sha256::new();
+        h.update(abs.to_string_lossy().as_bytes());
+        h.update(format!("\0{}\0{}\0{}", meta.len(), mtime, self.params).as_bytes());
+        let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+        Some(self.dir.join(&hex[..2]).join(format!("{}.npy", &hex[2..])))
+    }
+
+    /// The cached mel-spectrogram of `source`, or `compute`'s result stored for next time. The
+    /// boolean is true on a cache hit. An unreadable cache entry is recomputed, not reported.
+    pub fn get_or_compute(
+        &self,
+        source: &Path,
+        compute: impl FnOnce() -> Result<Array2<f32>, FeatureError>,
+    ) -> Result<(Array2<f32>, bool), FeatureError> {
+        let Some(entry) = self.entry(source) else {
+            return compute().map(|m| (m, false));
+        };
+        if entry.is_file()
+            && let Ok(m) = read_mel(&entry)
+        {
+            return Ok((m, true));
+        }
+        let mel = compute()?;
+        write_mel(&entry, &mel)?;
+        Ok((mel, false))
+    }
+}
