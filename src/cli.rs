@@ -31,6 +31,9 @@ pub enum Command {
     Synth(commands::synth::Args),
     Mel(commands::mel::Args),
     Features(commands::features::Args),
+    Train(commands::train::Args),
+    Validate(commands::validate::Args),
+    Compare(commands::compare::Args),
 }
 
 /// Where the metadata comes from (shared by every command that reads it).
@@ -81,5 +84,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Synth(a) => commands::synth::run(a),
         Command::Mel(a) => commands::mel::run(a),
         Command::Features(a) => commands::features::run(a),
+        Command::Train(a) => commands::train::run(a),
+        Command::Validate(a) => commands::validate::run(a),
+        Command::Compare(a) => commands::compare::run(a),
     }
 }

@@ -1,9 +1,12 @@
 //! One module per subcommand: parse-level `Args`, then a `run` that calls the library.
 
 pub mod cluster;
+pub mod compare;
 pub mod export;
 pub mod features;
 pub mod mel;
 pub mod review;
 pub mod stats;
 pub mod synth;
+pub mod train;
+pub mod validate;

@@ -37,6 +37,12 @@ impl MelSource for MemorySource {
     }
 }
 
+impl MelSource for crate::features::FeatureSource {
+    fn mel(&self, rel_path: &str) -> Result<Array2<f32>, String> {
+        crate::features::FeatureSource::mel(self, rel_path).map_err(|e| e.to_string())
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     #[error(transparent)]

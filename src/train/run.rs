@@ -66,11 +66,11 @@ pub struct TrainConfig {
     pub balance: Balance,
     #[config(default = 96)]
     pub n_mels: usize,
-    /// Frames per chunk: 188 ≈ 3 s at the MTG spectrograms' 62.5 frames/s.
-    #[config(default = 188)]
+    /// Frames per chunk: 141 ≈ 3 s at the MTG spectrograms' 46.9 frames/s (12 kHz, hop 256).
+    #[config(default = 141)]
     pub chunk_frames: usize,
     /// Frames kept per track in memory (16 chunks); longer tracks keep evenly spaced excerpts.
-    #[config(default = 3008)]
+    #[config(default = 2256)]
     pub max_frames: usize,
     #[config(default = "vec![64, 64, 128, 128, 128, 128, 256]")]
     pub channels: Vec<usize>,
