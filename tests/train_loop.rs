@@ -25,7 +25,11 @@ fn mel(class: usize, frames: usize, rng: &mut StdRng) -> Array2<f32> {
     let rate = 2 + 2 * class;
     Array2::from_shape_fn((96, frames), |(b, t)| {
         let noise: f32 = rng.gen_range(-6.0..6.0);
-        let band = if (lo..lo + 14).contains(&b) { 20.0 } else { 0.0 };
+        let band = if (lo..lo + 14).contains(&b) {
+            20.0
+        } else {
+            0.0
+        };
         let pulse = if (t / rate) % 2 == 0 { 8.0 } else { 0.0 };
         -60.0 + noise + band + if band > 0.0 { pulse } else { 0.0 }
     })
@@ -134,7 +138,13 @@ fn learns_well_above_chance_and_the_checkpoint_reloads_identically() {
 
     let csv = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
     assert_eq!(csv.lines().count(), outcome.history.len() + 1);
-    for f in ["run.json", "labels.toml", "export_summary.json", "model.mpk", "report_test.json"] {
+    for f in [
+        "run.json",
+        "labels.toml",
+        "export_summary.json",
+        "model.mpk",
+        "report_test.json",
+    ] {
         assert!(out.join(f).exists(), "{f}");
     }
     // A second run into the same directory is refused rather than overwriting it.

@@ -50,7 +50,11 @@ pub struct Args {
     #[arg(long, default_value_t = 141)]
     pub chunk_frames: usize,
     /// Channels of each residual block, comma-separated
-    #[arg(long, value_delimiter = ',', default_value = "64,64,128,128,128,128,256")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "64,64,128,128,128,128,256"
+    )]
     pub channels: Vec<usize>,
     /// Width of the embedding layer
     #[arg(long, default_value_t = 256)]
@@ -92,7 +96,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let outcome = train(
         &inputs,
         &config,
-        |p| match p {
+        |p| {
+            match p {
             Progress::Loaded {
                 train,
                 validation,
@@ -123,6 +128,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 e.val_macro_f1,
                 if e.best { "  (best)" } else { "" }
             )),
+        }
         },
         &cancel,
     )?;

@@ -8,8 +8,7 @@
 
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{
-    BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d,
-    Relu,
+    BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d, Relu,
 };
 use burn::prelude::*;
 
@@ -68,7 +67,9 @@ impl<B: Backend> ResBlock<B> {
     /// - input: `[batch, in, f, t]`
     /// - output: `[batch, out, ceil(f/2), ceil(t/2)]`
     fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        let y = self.act.forward(self.bn1.forward(self.conv1.forward(x.clone())));
+        let y = self
+            .act
+            .forward(self.bn1.forward(self.conv1.forward(x.clone())));
         let y = self.bn2.forward(self.conv2.forward(y));
         let shortcut = self.bn_proj.forward(self.proj.forward(x));
         self.act.forward(y + shortcut)
@@ -121,7 +122,8 @@ impl<B: Backend> ResNet<B> {
         let [b, c, f, t] = x.dims();
         // Global max pooling: a mood cue anywhere in the chunk counts.
         let x = x.reshape([b, c, f * t]).max_dim(2).reshape([b, c]);
-        self.act.forward(self.dense_bn.forward(self.dense.forward(x)))
+        self.act
+            .forward(self.dense_bn.forward(self.dense.forward(x)))
     }
 
     /// # Shapes

@@ -42,7 +42,9 @@ pub enum ArtifactError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{path}: unreadable ({message}); the run directory is damaged, retrain with `musav train`")]
+    #[error(
+        "{path}: unreadable ({message}); the run directory is damaged, retrain with `musav train`"
+    )]
     Parse { path: PathBuf, message: String },
     #[error("{path}: cannot write or read the weights: {message}")]
     Record { path: PathBuf, message: String },
@@ -113,7 +115,10 @@ impl RunDir {
         crate::fsio::write_atomic(&path, text.as_bytes()).map_err(io(&path))
     }
 
-    pub fn read_json<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<T, ArtifactError> {
+    pub fn read_json<T: serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+    ) -> Result<T, ArtifactError> {
         let path = self.path(name);
         if name == RUN_JSON && !path.exists() {
             return Err(ArtifactError::NotARun {

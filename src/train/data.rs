@@ -47,13 +47,17 @@ impl MelSource for crate::features::FeatureSource {
 pub enum DataError {
     #[error(transparent)]
     Export(#[from] crate::export::ExportError),
-    #[error("{path}: column `{column}` is missing or unreadable ({message}); re-run `musav export`")]
+    #[error(
+        "{path}: column `{column}` is missing or unreadable ({message}); re-run `musav export`"
+    )]
     Column {
         path: PathBuf,
         column: String,
         message: String,
     },
-    #[error("{path}: row {row} has an unknown split `{split}` (expected train, validation or test)")]
+    #[error(
+        "{path}: row {row} has an unknown split `{split}` (expected train, validation or test)"
+    )]
     Split {
         path: PathBuf,
         row: usize,
@@ -101,7 +105,10 @@ fn string_column(df: &DataFrame, name: &str, path: &Path) -> Result<Vec<String>,
         .map_err(|e| err(e.to_string()))?;
     let ca = col.str().map_err(|e| err(e.to_string()))?;
     ca.iter()
-        .map(|v| v.map(str::to_string).ok_or_else(|| err("empty value".into())))
+        .map(|v| {
+            v.map(str::to_string)
+                .ok_or_else(|| err("empty value".into()))
+        })
         .collect()
 }
 
@@ -336,7 +343,11 @@ mod tests {
 
     #[test]
     fn rejects_wrong_bands_and_nan() {
-        assert!(prepare(Array2::zeros((3, 20)), &cfg()).unwrap_err().contains("3 mel bands"));
+        assert!(
+            prepare(Array2::zeros((3, 20)), &cfg())
+                .unwrap_err()
+                .contains("3 mel bands")
+        );
         let mut m = Array2::zeros((4, 20));
         m[[1, 5]] = f32::NAN;
         assert!(prepare(m, &cfg()).unwrap_err().contains("non-finite"));

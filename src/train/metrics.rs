@@ -109,7 +109,11 @@ mod tests {
         assert_abs_diff_eq!(m.accuracy, 4.0 / 6.0, epsilon = 1e-12);
         // class 0: P 2/3 R 2/3; class 1: P 1/2 R 1; class 2: P 1 R 1/2; class 3 has no support.
         assert_abs_diff_eq!(m.per_class[1].precision, 0.5, epsilon = 1e-12);
-        assert_abs_diff_eq!(m.balanced_accuracy, (2.0 / 3.0 + 1.0 + 0.5) / 3.0, epsilon = 1e-12);
+        assert_abs_diff_eq!(
+            m.balanced_accuracy,
+            (2.0 / 3.0 + 1.0 + 0.5) / 3.0,
+            epsilon = 1e-12
+        );
         let f1 = [2.0 / 3.0, 2.0 / 3.0, 2.0 / 3.0];
         assert_abs_diff_eq!(m.macro_f1, f1.iter().sum::<f64>() / 3.0, epsilon = 1e-12);
         assert_eq!(m.per_class[3].support, 0);

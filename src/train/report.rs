@@ -95,7 +95,13 @@ impl ValidationReport {
             m.macro_f1,
             m.top3_accuracy
         );
-        let w = self.labels.iter().map(|l| l.len()).max().unwrap_or(5).max(5);
+        let w = self
+            .labels
+            .iter()
+            .map(|l| l.len())
+            .max()
+            .unwrap_or(5)
+            .max(5);
         out.push_str(&format!(
             "{:w$}  precision  recall     F1  support\n",
             "label"
@@ -115,7 +121,10 @@ impl ValidationReport {
             out.push('\n');
         }
         for s in &self.skipped {
-            out.push_str(&format!("skipped {} ({}): {}\n", s.track_id, s.path, s.reason));
+            out.push_str(&format!(
+                "skipped {} ({}): {}\n",
+                s.track_id, s.path, s.reason
+            ));
         }
         out
     }
@@ -168,8 +177,12 @@ fn draw_confusion(
         let root = BitMapBackend::new(tmp.path(), size).into_drawing_area();
         let e = |e: DrawingAreaErrorKind<_>| e.to_string();
         root.fill(&WHITE).map_err(e)?;
-        root.draw_text(title, &("sans-serif", 18).into_font().color(&BLACK), (10, 15))
-            .map_err(e)?;
+        root.draw_text(
+            title,
+            &("sans-serif", 18).into_font().color(&BLACK),
+            (10, 15),
+        )
+        .map_err(e)?;
         for (i, row) in confusion.iter().enumerate() {
             let total = row.iter().sum::<usize>().max(1) as f64;
             let y = top + cell * i as i32;
@@ -184,10 +197,16 @@ fn draw_confusion(
                 let share = v as f64 / total;
                 let shade = (255.0 * (1.0 - share)) as u8;
                 let fill = RGBColor(shade, shade, 255);
-                root.draw(&Rectangle::new([(x, y), (x + cell, y + cell)], fill.filled()))
-                    .map_err(e)?;
-                root.draw(&Rectangle::new([(x, y), (x + cell, y + cell)], BLACK.stroke_width(1)))
-                    .map_err(e)?;
+                root.draw(&Rectangle::new(
+                    [(x, y), (x + cell, y + cell)],
+                    fill.filled(),
+                ))
+                .map_err(e)?;
+                root.draw(&Rectangle::new(
+                    [(x, y), (x + cell, y + cell)],
+                    BLACK.stroke_width(1),
+                ))
+                .map_err(e)?;
                 let color = if share > 0.5 { WHITE } else { BLACK };
                 root.draw_text(
                     &v.to_string(),
@@ -224,9 +243,7 @@ fn draw_confusion(
 
 #[derive(Debug, thiserror::Error)]
 pub enum CompareError {
-    #[error(
-        "{path}: no {split} report; run `musav validate --run {run} --split {split}` first"
-    )]
+    #[error("{path}: no {split} report; run `musav validate --run {run} --split {split}` first")]
     MissingReport {
         path: PathBuf,
         run: String,
@@ -255,9 +272,13 @@ pub fn compare(a: &Path, b: &Path, split: Split) -> Result<String, CompareError>
     let mut out = format!(
         "A: {} (label map {}…)\nB: {} (label map {}…)\nsplit: {}\n\n{:28} {:>8} {:>8} {:>8}\n",
         a.display(),
-        ra.label_map_sha256.get(..12).unwrap_or(&ra.label_map_sha256),
+        ra.label_map_sha256
+            .get(..12)
+            .unwrap_or(&ra.label_map_sha256),
         b.display(),
-        rb.label_map_sha256.get(..12).unwrap_or(&rb.label_map_sha256),
+        rb.label_map_sha256
+            .get(..12)
+            .unwrap_or(&rb.label_map_sha256),
         split.as_str(),
         "metric",
         "A",
@@ -282,7 +303,11 @@ pub fn compare(a: &Path, b: &Path, split: Split) -> Result<String, CompareError>
     ));
     for (name, x, y) in [
         ("accuracy", ma.accuracy, mb.accuracy),
-        ("balanced accuracy", ma.balanced_accuracy, mb.balanced_accuracy),
+        (
+            "balanced accuracy",
+            ma.balanced_accuracy,
+            mb.balanced_accuracy,
+        ),
         ("macro-F1", ma.macro_f1, mb.macro_f1),
         ("top-3 accuracy", ma.top3_accuracy, mb.top3_accuracy),
     ] {

@@ -20,10 +20,10 @@ use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use ndarray::Array2;
+use rand::Rng;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use super::artifacts::{ArtifactError, LoopState, RUN_JSON, RunDir, RunInfo};
@@ -110,7 +110,9 @@ impl TrainConfig {
             return bad("--batch-size must be at least 2 (batch norm needs two chunks)");
         }
         if self.chunk_frames < 1 << self.channels.len() {
-            return bad("--chunk-frames is too short for the number of residual blocks (each halves time)");
+            return bad(
+                "--chunk-frames is too short for the number of residual blocks (each halves time)",
+            );
         }
         if self.channels.is_empty() || self.channels.contains(&0) {
             return bad("--channels needs at least one block, none of width 0");
@@ -194,7 +196,9 @@ pub enum TrainError {
         now: Vec<String>,
         then: Vec<String>,
     },
-    #[error("no usable {split} tracks: all {skipped} had missing or corrupt features (see {report})")]
+    #[error(
+        "no usable {split} tracks: all {skipped} had missing or corrupt features (see {report})"
+    )]
     NoTracks {
         split: &'static str,
         skipped: usize,
@@ -334,7 +338,11 @@ fn split_examples(
     source: &dyn MelSource,
     chunk: &ChunkConfig,
 ) -> (Vec<Example>, Vec<Skipped>) {
-    let wanted: Vec<data::TrackRef> = tracks.iter().filter(|t| t.split == split).cloned().collect();
+    let wanted: Vec<data::TrackRef> = tracks
+        .iter()
+        .filter(|t| t.split == split)
+        .cloned()
+        .collect();
     data::load(&wanted, source, chunk)
 }
 
@@ -395,7 +403,13 @@ pub fn train(
     data::normalise(&mut train_ex, norm);
     if chunk.norm.is_none() {
         chunk.norm = Some(norm);
-        run.write_json(RUN_JSON, &RunInfo { chunk: chunk.clone(), ..info.clone() })?;
+        run.write_json(
+            RUN_JSON,
+            &RunInfo {
+                chunk: chunk.clone(),
+                ..info.clone()
+            },
+        )?;
     }
     let (val_ex, val_skipped) = split_examples(&tracks, Split::Validation, inputs.source, &chunk);
     skipped.extend(val_skipped);
@@ -471,7 +485,10 @@ pub fn train(
                 .collect();
             let (buf, shape) = data::stack(&chunks);
             let x = Tensor::<TrainBackend, 3>::from_data(TensorData::new(buf, shape), &device);
-            let targets: Vec<i64> = idx.iter().map(|&i| train_ex[i].track.class as i64).collect();
+            let targets: Vec<i64> = idx
+                .iter()
+                .map(|&i| train_ex[i].track.class as i64)
+                .collect();
             let y = Tensor::<TrainBackend, 1, Int>::from_data(
                 TensorData::new(targets, [idx.len()]),
                 &device,
