@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent: a venv with CPU torch from PyPI for scripts/bench-train.sh.
-# torch comes with --no-deps because its PyPI wheel declares the CUDA runtime packages (several GB)
-# as dependencies; the CPU code path does not load them. Its pure-Python dependencies are installed
-# separately.
+# PyPI's Linux torch wheel pulls the CUDA runtime packages (several GB) and will not import without
+# them, even on CPU; the benchmark itself sets CUDA aside and runs on the CPU.
 set -euo pipefail
 cache=${MUSAV_CACHE:-$HOME/.cache/musav}
 venv="$cache/venv-torch"
@@ -11,6 +10,5 @@ if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c 'import torch; torch.zeros
 fi
 python3 -m venv "$venv"
 "$venv/bin/pip" install -q --upgrade pip
-"$venv/bin/pip" install -q numpy filelock typing-extensions sympy networkx jinja2 fsspec
-"$venv/bin/pip" install -q --no-deps torch
+"$venv/bin/pip" install -q numpy torch
 "$venv/bin/python" -c 'import torch; print("torch", torch.__version__, "threads", torch.get_num_threads())'

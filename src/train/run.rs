@@ -117,7 +117,7 @@ impl TrainConfig {
         if self.channels.is_empty() || self.channels.contains(&0) {
             return bad("--channels needs at least one block, none of width 0");
         }
-        if !(self.learning_rate > 0.0) {
+        if self.learning_rate.is_nan() || self.learning_rate <= 0.0 {
             return bad("--lr must be positive");
         }
         Ok(())
