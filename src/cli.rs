@@ -34,6 +34,8 @@ pub enum Command {
     Train(commands::train::Args),
     Validate(commands::validate::Args),
     Compare(commands::compare::Args),
+    TrainVa(commands::train_va::Args),
+    ValidateVa(commands::validate_va::Args),
 }
 
 /// Where the metadata comes from (shared by every command that reads it).
@@ -87,5 +89,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(a) => commands::train::run(a),
         Command::Validate(a) => commands::validate::run(a),
         Command::Compare(a) => commands::compare::run(a),
+        Command::TrainVa(a) => commands::train_va::run(a),
+        Command::ValidateVa(a) => commands::validate_va::run(a),
     }
 }

@@ -9,4 +9,6 @@ pub mod review;
 pub mod stats;
 pub mod synth;
 pub mod train;
+pub mod train_va;
 pub mod validate;
+pub mod validate_va;

@@ -103,9 +103,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 validation,
                 skipped,
                 start_epoch,
-            } => bar.println(format!(
-                "{train} training and {validation} validation tracks, {skipped} skipped; starting at epoch {start_epoch}"
-            )),
+            } => bar.suspend(|| {
+                println!(
+                    "{train} training and {validation} validation tracks, {skipped} skipped; starting at epoch {start_epoch}"
+                )
+            }),
             Progress::Step {
                 epoch,
                 epochs,
@@ -119,15 +121,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 bar.set_prefix(format!("{epoch}/{epochs}"));
                 bar.set_message(format!("loss {loss:.3} · run ETA {}s", eta.as_secs()));
             }
-            Progress::Epoch(e) => bar.println(format!(
-                "epoch {:3}  loss {:.3}  val acc {:.3}  bal. acc {:.3}  macro-F1 {:.3}{}",
-                e.epoch,
-                e.train_loss,
-                e.val_accuracy,
-                e.val_balanced_accuracy,
-                e.val_macro_f1,
-                if e.best { "  (best)" } else { "" }
-            )),
+            // Printed outside the bar so the lines also reach logs when stdout is not a terminal.
+            Progress::Epoch(e) => bar.suspend(|| {
+                println!(
+                    "epoch {:3}  loss {:.3}  val acc {:.3}  bal. acc {:.3}  macro-F1 {:.3}{}",
+                    e.epoch,
+                    e.train_loss,
+                    e.val_accuracy,
+                    e.val_balanced_accuracy,
+                    e.val_macro_f1,
+                    if e.best { "  (best)" } else { "" }
+                )
+            }),
         }
         },
         &cancel,

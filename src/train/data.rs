@@ -74,6 +74,8 @@ pub struct TrackRef {
     pub path: String,
     pub class: usize,
     pub split: Split,
+    /// The export's `tag` field (the VA targets of the tag table are averaged over it).
+    pub tag: String,
 }
 
 /// Class index ↔ label: only labels that have tracks in the export become classes, in label-id order.
@@ -121,6 +123,7 @@ pub fn tracks_from_export(dir: &Path) -> Result<(Vec<TrackRef>, Classes), DataEr
     let label_ids = string_column(&df, "label_id", &path)?;
     let labels = string_column(&df, "label", &path)?;
     let splits = string_column(&df, "split", &path)?;
+    let tags = string_column(&df, "tag", &path)?;
     let mut present: Vec<(u32, String)> = Vec::new();
     let mut parsed = Vec::with_capacity(ids.len());
     for (row, l) in label_ids.iter().enumerate() {
@@ -156,6 +159,7 @@ pub fn tracks_from_export(dir: &Path) -> Result<(Vec<TrackRef>, Classes), DataEr
             path: paths[row].clone(),
             class,
             split,
+            tag: tags[row].clone(),
         });
     }
     for split in [Split::Train, Split::Validation] {
@@ -376,6 +380,7 @@ mod tests {
                 path: "p".into(),
                 class: 0,
                 split: Split::Train,
+                tag: "calm".into(),
             },
             segments: vec![Array2::from_shape_fn((4, 25), |(_, j)| j as f32)],
         };
