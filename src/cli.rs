@@ -32,6 +32,11 @@ pub enum Command {
     Synth(commands::synth::Args),
     Mel(commands::mel::Args),
     Features(commands::features::Args),
+    Train(commands::train::Args),
+    Validate(commands::validate::Args),
+    Compare(commands::compare::Args),
+    TrainVa(commands::train_va::Args),
+    ValidateVa(commands::validate_va::Args),
 }
 
 /// Where the metadata comes from (shared by every command that reads it).
@@ -83,5 +88,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Synth(a) => commands::synth::run(a),
         Command::Mel(a) => commands::mel::run(a),
         Command::Features(a) => commands::features::run(a),
+        Command::Train(a) => commands::train::run(a),
+        Command::Validate(a) => commands::validate::run(a),
+        Command::Compare(a) => commands::compare::run(a),
+        Command::TrainVa(a) => commands::train_va::run(a),
+        Command::ValidateVa(a) => commands::validate_va::run(a),
     }
 }

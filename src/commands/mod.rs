@@ -1,6 +1,7 @@
 //! One module per subcommand: parse-level `Args`, then a `run` that calls the library.
 
 pub mod cluster;
+pub mod compare;
 pub mod export;
 pub mod features;
 pub mod mel;
@@ -8,3 +9,7 @@ pub mod name;
 pub mod review;
 pub mod stats;
 pub mod synth;
+pub mod train;
+pub mod train_va;
+pub mod validate;
+pub mod validate_va;

@@ -1,0 +1,162 @@
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::features::FeatureSource;
+use crate::train::run::{Balance, Progress, Stop, TrainConfig, TrainInputs, train};
+
+/// Train the mood ResNet on an export's single-label set
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+    musav train --export out/synth-export --features out/synth --out runs/synth\n  \
+    musav train --export out/export --features ~/mtg/melspecs --out runs/a --epochs 60\n  \
+    musav train --export out/export --features ~/mtg/melspecs --out runs/a --resume\n\
+    The run directory records the label map and its hash, the export summary, the config, the\n\
+    per-epoch metrics (metrics.csv), the best model and the last checkpoint.")]
+pub struct Args {
+    /// Export directory written by `musav export`
+    #[arg(long, value_name = "DIR")]
+    pub export: PathBuf,
+    /// Official .npy mel-spectrograms, an audio root, or a synthetic corpus directory
+    #[arg(long, value_name = "SRC")]
+    pub features: PathBuf,
+    /// Cache directory for mel-spectrograms computed from audio
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    /// Run directory to create (or to continue with --resume)
+    #[arg(long, value_name = "RUN_DIR")]
+    pub out: PathBuf,
+    /// Continue an interrupted run from its last checkpoint (its saved config wins)
+    #[arg(long)]
+    pub resume: bool,
+    #[arg(long, default_value_t = 40)]
+    pub epochs: usize,
+    #[arg(long, default_value_t = 16)]
+    pub batch_size: usize,
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    #[arg(long, default_value_t = 1e-4)]
+    pub weight_decay: f64,
+    /// Epochs without a better validation macro-F1 before stopping
+    #[arg(long, default_value_t = 8)]
+    pub patience: usize,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Class-imbalance handling
+    #[arg(long, value_enum, default_value_t = Balance::Weighted)]
+    pub balance: Balance,
+    /// Frames per chunk (141 ≈ 3 s)
+    #[arg(long, default_value_t = 141)]
+    pub chunk_frames: usize,
+    /// Channels of each residual block, comma-separated
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "64,64,128,128,128,128,256"
+    )]
+    pub channels: Vec<usize>,
+    /// Width of the embedding layer
+    #[arg(long, default_value_t = 256)]
+    pub embedding: usize,
+    #[arg(long, default_value_t = 0.5)]
+    pub dropout: f64,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let source = FeatureSource::open(&args.features, args.cache.as_deref())?;
+    let config = TrainConfig::new()
+        .with_epochs(args.epochs)
+        .with_batch_size(args.batch_size)
+        .with_learning_rate(args.lr)
+        .with_weight_decay(args.weight_decay)
+        .with_patience(args.patience)
+        .with_seed(args.seed)
+        .with_balance(args.balance)
+        .with_chunk_frames(args.chunk_frames)
+        .with_max_frames(16 * args.chunk_frames)
+        .with_channels(args.channels.clone())
+        .with_embedding(args.embedding)
+        .with_dropout(args.dropout);
+    let inputs = TrainInputs {
+        export: &args.export,
+        features: args.features.display().to_string(),
+        source: &source,
+        out: &args.out,
+        resume: args.resume,
+    };
+    let bar = ProgressBar::new(0);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "epoch {prefix} [{bar:30}] {pos}/{len} steps · {msg} · ETA {eta}",
+        )?
+        .progress_chars("=> "),
+    );
+    let cancel = AtomicBool::new(false);
+    let outcome = train(
+        &inputs,
+        &config,
+        |p| {
+            match p {
+            Progress::Loaded {
+                train,
+                validation,
+                skipped,
+                start_epoch,
+            } => bar.suspend(|| {
+                println!(
+                    "{train} training and {validation} validation tracks, {skipped} skipped; starting at epoch {start_epoch}"
+                )
+            }),
+            Progress::Step {
+                epoch,
+                epochs,
+                step,
+                steps,
+                loss,
+                eta,
+            } => {
+                bar.set_length(*steps as u64);
+                bar.set_position(*step as u64);
+                bar.set_prefix(format!("{epoch}/{epochs}"));
+                bar.set_message(format!("loss {loss:.3} · run ETA {}s", eta.as_secs()));
+            }
+            // Printed outside the bar so the lines also reach logs when stdout is not a terminal.
+            Progress::Epoch(e) => bar.suspend(|| {
+                println!(
+                    "epoch {:3}  loss {:.3}  val acc {:.3}  bal. acc {:.3}  macro-F1 {:.3}{}",
+                    e.epoch,
+                    e.train_loss,
+                    e.val_accuracy,
+                    e.val_balanced_accuracy,
+                    e.val_macro_f1,
+                    if e.best { "  (best)" } else { "" }
+                )
+            }),
+        }
+        },
+        &cancel,
+    )?;
+    bar.finish_and_clear();
+    let why = match outcome.stop {
+        Stop::MaxEpochs => "last epoch reached",
+        Stop::EarlyStopping => "early stopping",
+        Stop::Cancelled => "cancelled",
+    };
+    println!(
+        "best epoch {} (validation macro-F1 {:.3}); stopped: {why}; {} tracks skipped{}",
+        outcome.best_epoch,
+        outcome.best_macro_f1,
+        outcome.skipped.len(),
+        if outcome.skipped.is_empty() {
+            String::new()
+        } else {
+            format!(" (see {})", args.out.join("skipped.csv").display())
+        }
+    );
+    println!(
+        "next: musav validate --run {} --split test",
+        args.out.display()
+    );
+    Ok(())
+}

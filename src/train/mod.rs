@@ -1,0 +1,11 @@
+//! Training and evaluation of the mood ResNet: tracks and chunks ([`data`]), the hand-written loop
+//! ([`run`]), the run directory ([`artifacts`]), classification figures ([`metrics`]) and the
+//! validation report ([`report`]), and the
+//! embeddings + targets the valence–arousal head learns from ([`va`]).
+
+pub mod artifacts;
+pub mod data;
+pub mod metrics;
+pub mod report;
+pub mod run;
+pub mod va;

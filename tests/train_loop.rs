@@ -1,0 +1,239 @@
+//! The training loop on in-memory spectrograms with class-dependent structure: it learns, its
+//! checkpoint reloads to identical predictions, an interrupted run resumes from its epoch, and
+//! tracks with missing or corrupt features are skipped and reported.
+
+mod util;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use musav::dataset::Split;
+use musav::train::artifacts::RunDir;
+use musav::train::data::MemorySource;
+use musav::train::report;
+use musav::train::run::{Progress, Stop, TrainConfig, TrainInputs, predict_probs, train};
+use ndarray::Array2;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+const LABELS: [(u32, &str); 4] = [(0, "calm"), (2, "dark"), (5, "happy"), (7, "epic")];
+
+/// Class c: energy in its own band region, pulsing at its own rate, over noise.
+fn mel(class: usize, frames: usize, rng: &mut StdRng) -> Array2<f32> {
+    let lo = 10 + class * 20;
+    let rate = 2 + 2 * class;
+    Array2::from_shape_fn((96, frames), |(b, t)| {
+        let noise: f32 = rng.gen_range(-6.0..6.0);
+        let band = if (lo..lo + 14).contains(&b) {
+            20.0
+        } else {
+            0.0
+        };
+        let pulse = if (t / rate).is_multiple_of(2) { 8.0 } else { 0.0 };
+        -60.0 + noise + band + if band > 0.0 { pulse } else { 0.0 }
+    })
+}
+
+/// Writes an export directory (CSV, summary, label map) and returns the features by path.
+fn export(dir: &Path, per_class: [usize; 3]) -> MemorySource {
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut csv =
+        String::from("track_id,artist_id,album_id,path,duration,tag,label_id,label,split\n");
+    let mut mels = HashMap::new();
+    let mut n = 0;
+    for (split, count) in ["train", "validation", "test"].iter().zip(per_class) {
+        for (class, (id, name)) in LABELS.iter().enumerate() {
+            for _ in 0..count {
+                let path = format!("{:02}/{n}.mp3", n % 100);
+                csv.push_str(&format!(
+                    "track_{n},artist_{n},album_{n},{path},30.0,{name},{id},{name},{split}\n"
+                ));
+                let frames = rng.gen_range(30..80);
+                mels.insert(path, mel(class, frames, &mut rng));
+                n += 1;
+            }
+        }
+    }
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("single_label.csv"), csv).unwrap();
+    std::fs::write(
+        dir.join("summary.json"),
+        serde_json::json!({
+            "policy": "strict", "single_tag_tracks": n, "noise_tracks": 0, "exported": n,
+            "added_by_policy": 0, "labels": 4, "per_label": [], "per_split": {},
+            "label_map_sha256": "abc123", "unmapped_tags": [], "sources": []
+        })
+        .to_string(),
+    )
+    .unwrap();
+    std::fs::copy(util::shipped_labels(), dir.join("labels.toml")).unwrap();
+    MemorySource(mels)
+}
+
+fn small() -> TrainConfig {
+    TrainConfig::new()
+        .with_channels(vec![8, 8, 16, 16, 16])
+        .with_embedding(16)
+        .with_chunk_frames(32)
+        .with_max_frames(64)
+        .with_batch_size(8)
+        .with_epochs(5)
+        .with_patience(5)
+        .with_learning_rate(3e-3)
+        .with_dropout(0.1)
+}
+
+#[test]
+fn learns_well_above_chance_and_the_checkpoint_reloads_identically() {
+    let tmp = tempfile::tempdir().unwrap();
+    let source = export(&tmp.path().join("export"), [16, 6, 6]);
+    let out = tmp.path().join("run");
+    let inputs = TrainInputs {
+        export: &tmp.path().join("export"),
+        features: "memory".into(),
+        source: &source,
+        out: &out,
+        resume: false,
+    };
+    let mut epochs_seen = 0;
+    let outcome = train(
+        &inputs,
+        &small(),
+        |p| {
+            if let Progress::Epoch(_) = p {
+                epochs_seen += 1
+            }
+        },
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    assert_eq!(epochs_seen, outcome.history.len());
+    assert!(outcome.skipped.is_empty());
+
+    // Test split, through the same path `musav validate` takes: ≥ 3× chance (4 classes).
+    let rep = report::validate(&out, Split::Test, &source).unwrap();
+    assert!(
+        rep.metrics.macro_f1 >= 0.75,
+        "test macro-F1 {} (history {:?})",
+        rep.metrics.macro_f1,
+        outcome.history
+    );
+    assert_eq!(rep.labels, ["calm", "dark", "happy", "epic"]);
+    rep.write(&out).unwrap();
+    assert!(out.join("confusion_test.png").metadata().unwrap().len() > 1000);
+
+    // The reloaded checkpoint predicts exactly what the in-memory best model predicts.
+    let info = RunDir::new(&out).info().unwrap();
+    let tracks = musav::train::data::tracks_from_export(&tmp.path().join("export"))
+        .unwrap()
+        .0;
+    let (examples, _) = musav::train::data::load(&tracks, &source, &info.chunk);
+    let reloaded = RunDir::new(&out)
+        .load_best::<musav::train::run::CpuBackend>(&Default::default())
+        .unwrap();
+    let a = predict_probs(&outcome.model, &examples, 32, 64, 4);
+    let b = predict_probs(&reloaded, &examples, 32, 64, 4);
+    assert_eq!(a, b);
+
+    let csv = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
+    assert_eq!(csv.lines().count(), outcome.history.len() + 1);
+    for f in [
+        "run.json",
+        "labels.toml",
+        "export_summary.json",
+        "model.mpk",
+        "report_test.json",
+    ] {
+        assert!(out.join(f).exists(), "{f}");
+    }
+    // A second run into the same directory is refused rather than overwriting it.
+    let again = train(&inputs, &small(), |_| {}, &AtomicBool::new(false));
+    assert!(again.unwrap_err().to_string().contains("--resume"));
+}
+
+#[test]
+fn an_interrupted_run_resumes_from_its_epoch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let source = export(&tmp.path().join("export"), [6, 3, 0]);
+    let out = tmp.path().join("run");
+    let mut inputs = TrainInputs {
+        export: &tmp.path().join("export"),
+        features: "memory".into(),
+        source: &source,
+        out: &out,
+        resume: false,
+    };
+    let cfg = small().with_epochs(3).with_patience(10);
+    let cancel = AtomicBool::new(false);
+    let first = train(
+        &inputs,
+        &cfg,
+        |p| {
+            if let Progress::Epoch(e) = p
+                && e.epoch == 2
+            {
+                cancel.store(true, Ordering::Relaxed);
+            }
+        },
+        &cancel,
+    )
+    .unwrap();
+    assert_eq!(first.stop, Stop::Cancelled);
+    assert_eq!(first.history.len(), 2);
+
+    inputs.resume = true;
+    let mut start = None;
+    let second = train(
+        &inputs,
+        &cfg,
+        |p| {
+            if let Progress::Loaded { start_epoch, .. } = p {
+                start = Some(*start_epoch);
+            }
+        },
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    assert_eq!(start, Some(3));
+    assert_eq!(second.stop, Stop::MaxEpochs);
+    let epochs: Vec<usize> = second.history.iter().map(|e| e.epoch).collect();
+    assert_eq!(epochs, [1, 2, 3]);
+    // The first two epochs are kept as they were (up to the JSON round trip of the floats).
+    for (a, b) in second.history[..2].iter().zip(&first.history) {
+        assert_eq!(a.epoch, b.epoch);
+        assert!((a.train_loss - b.train_loss).abs() < 1e-9);
+        assert_eq!(a.val_macro_f1, b.val_macro_f1);
+    }
+}
+
+#[test]
+fn missing_and_corrupt_features_are_skipped_and_reported() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut source = export(&tmp.path().join("export"), [6, 3, 0]);
+    let mut paths: Vec<String> = source.0.keys().cloned().collect();
+    paths.sort();
+    source.0.remove(&paths[0]);
+    source.0.get_mut(&paths[1]).unwrap()[[3, 3]] = f32::NAN;
+    *source.0.get_mut(&paths[2]).unwrap() = Array2::zeros((40, 50));
+    let out = tmp.path().join("run");
+    let outcome = train(
+        &TrainInputs {
+            export: &tmp.path().join("export"),
+            features: "memory".into(),
+            source: &source,
+            out: &out,
+            resume: false,
+        },
+        &small().with_epochs(1),
+        |_| {},
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    assert_eq!(outcome.skipped.len(), 3);
+    assert_eq!(outcome.history.len(), 1);
+    let report = std::fs::read_to_string(out.join("skipped.csv")).unwrap();
+    assert!(report.contains("no features for"), "{report}");
+    assert!(report.contains("non-finite"), "{report}");
+    assert!(report.contains("40 mel bands"), "{report}");
+}
