@@ -76,6 +76,26 @@ fn trains_on_the_synthetic_corpus_validates_and_compares() {
     assert_eq!(report["labels"].as_array().unwrap().len(), 4);
     assert!(p("run_a/confusion_test.png").exists());
 
+    // The VA head on the frozen embeddings, with the corpus's own ground truth (va.csv).
+    let (ok, out, err) = run(musav().arg("train-va").arg("--run").arg(p("run_a")));
+    assert!(ok, "{err}");
+    assert!(out.contains("validation CCC"), "{out}");
+    let (ok, out, err) = run(musav().arg("validate-va").arg("--run").arg(p("run_a")));
+    assert!(ok, "{err}");
+    let va: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p("run_a/va_report_test.json")).unwrap())
+            .unwrap();
+    // A constant prediction has no covariance with the truth: CCC 0 (the metric code can fail).
+    for dim in ["valence", "arousal"] {
+        let c = va["baseline_mean"][dim]["ccc"].as_f64().unwrap();
+        assert!(c.abs() < 1e-9, "{dim}: {c} {out}");
+        assert!(
+            va["model"][dim]["spread_ratio"].as_f64().unwrap() > 0.0,
+            "{out}"
+        );
+    }
+    assert!(p("run_a/va_plane_predictions.png").exists());
+
     let (ok, _, err) = train("run_b", "1");
     assert!(ok, "{err}");
     let (ok, _, err) = run(musav().arg("validate").arg("--run").arg(p("run_b")));
