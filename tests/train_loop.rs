@@ -30,7 +30,11 @@ fn mel(class: usize, frames: usize, rng: &mut StdRng) -> Array2<f32> {
         } else {
             0.0
         };
-        let pulse = if (t / rate).is_multiple_of(2) { 8.0 } else { 0.0 };
+        let pulse = if (t / rate).is_multiple_of(2) {
+            8.0
+        } else {
+            0.0
+        };
         -60.0 + noise + band + if band > 0.0 { pulse } else { 0.0 }
     })
 }

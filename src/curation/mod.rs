@@ -49,13 +49,40 @@ impl Curation {
     }
 }
 
-/// Runs represent → PCA → k-means + noise on a dataset.
+/// Runs represent → PCA → noise + k-means on a dataset.
 pub fn curate(dataset: &Dataset, params: &CurationParams) -> Result<Curation, CurationError> {
+    cluster_layout(&layout(dataset, params)?, params)
+}
+
+/// Represent → PCA only: the tag coordinates and counts, with `clusters` and `noise` empty. Opening an
+/// existing map needs no clustering (the map already groups the tags).
+pub fn layout(dataset: &Dataset, params: &CurationParams) -> Result<Curation, CurationError> {
     params.check_for(dataset.tags.len())?;
     let vectors = represent::tag_vectors(dataset, params.representation);
     let reduced = reduce::pca(&vectors, params.components, params.seed)?;
-    let assignment = cluster::cluster(&reduced.coords, params)?;
     let (tag_tracks, tag_single) = dataset.tag_counts();
+    Ok(Curation {
+        params: params.clone(),
+        tags: dataset.tags.clone(),
+        tag_tracks,
+        tag_single,
+        coords: reduced.coords,
+        explained_variance_ratio: reduced.explained_variance_ratio,
+        clusters: Vec::new(),
+        noise: Vec::new(),
+    })
+}
+
+/// Noise + k-means on an earlier run's PCA coordinates. Only `k`, `seed` and `noise_threshold` of
+/// `params` take effect: the coordinates fix the representation and the components, so trying
+/// another k costs a clustering, not a new PCA.
+pub fn cluster_layout(
+    layout: &Curation,
+    params: &CurationParams,
+) -> Result<Curation, CurationError> {
+    params.check_for(layout.tags.len())?;
+    let assignment = cluster::cluster(&layout.coords, params)?;
+    let (tag_tracks, tag_single) = (&layout.tag_tracks, &layout.tag_single);
     let by_count =
         |v: &mut Vec<TagId>| v.sort_by(|&a, &b| tag_tracks[b].cmp(&tag_tracks[a]).then(a.cmp(&b)));
     let mut clusters = vec![Vec::new(); params.k];
@@ -78,13 +105,13 @@ pub fn curate(dataset: &Dataset, params: &CurationParams) -> Result<Curation, Cu
     });
     by_count(&mut noise);
     Ok(Curation {
-        params: params.clone(),
-        tags: dataset.tags.clone(),
-        tag_tracks,
-        tag_single,
-        coords: reduced.coords,
-        explained_variance_ratio: reduced.explained_variance_ratio,
+        params: CurationParams {
+            representation: layout.params.representation,
+            components: layout.params.components,
+            ..params.clone()
+        },
         clusters,
         noise,
+        ..layout.clone()
     })
 }
