@@ -96,6 +96,38 @@ fn trains_on_the_synthetic_corpus_validates_and_compares() {
     }
     assert!(p("run_a/va_plane_predictions.png").exists());
 
+    // Prediction on unseen files: top labels with probabilities and a VA point per good file; a
+    // bad file gets its own error and the exit code says so, while the others still come out.
+    let mut wavs: Vec<_> = walk_wavs(&p("synth"));
+    wavs.sort();
+    let bad = p("not-audio.wav");
+    std::fs::write(&bad, "this is text").unwrap();
+    let (ok, out, err) = run(musav()
+        .args(["predict", "--format", "json", "--run"])
+        .arg(p("run_a"))
+        .arg(&wavs[0])
+        .arg(&bad)
+        .arg(&wavs[1]));
+    assert!(!ok && err.contains("not-audio.wav"), "{err}");
+    let pred: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let preds = pred["predictions"].as_array().unwrap();
+    assert_eq!(preds.len(), 2, "{out}");
+    for p in preds {
+        let top = p["top"].as_array().unwrap();
+        assert_eq!(top.len(), 3);
+        let probs: Vec<f64> = top
+            .iter()
+            .map(|l| l["probability"].as_f64().unwrap())
+            .collect();
+        assert!(
+            probs.windows(2).all(|w| w[0] >= w[1]) && probs[0] <= 1.0,
+            "{probs:?}"
+        );
+        let va = p["va"].as_array().unwrap();
+        assert!(va.iter().all(|v| v.as_f64().unwrap().is_finite()));
+    }
+    assert_eq!(pred["failed"].as_array().unwrap().len(), 1);
+
     let (ok, _, err) = train("run_b", "1");
     assert!(ok, "{err}");
     let (ok, _, err) = run(musav().arg("validate").arg("--run").arg(p("run_b")));
@@ -110,4 +142,17 @@ fn trains_on_the_synthetic_corpus_validates_and_compares() {
     let (ok, _, err) = run(musav().arg("compare").arg(p("run_a")).arg(p("run_c")));
     assert!(!ok);
     assert!(err.contains("musav validate --run"), "{err}");
+}
+
+fn walk_wavs(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk_wavs(&p));
+        } else if p.extension().is_some_and(|x| x == "wav") {
+            out.push(p);
+        }
+    }
+    out
 }

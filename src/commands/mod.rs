@@ -6,6 +6,7 @@ pub mod export;
 pub mod features;
 pub mod mel;
 pub mod name;
+pub mod predict;
 pub mod review;
 pub mod stats;
 pub mod synth;

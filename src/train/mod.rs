@@ -6,6 +6,7 @@
 pub mod artifacts;
 pub mod data;
 pub mod metrics;
+pub mod predict;
 pub mod report;
 pub mod run;
 pub mod va;
