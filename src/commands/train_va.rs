@@ -16,16 +16,8 @@ use crate::va::targets::Targets;
     Targets: --targets CSV (track_id,valence,arousal), else the corpus's va.csv when the features are a\n\
     synthetic corpus, else the mean of each track's tags in data/tag_va.tsv. The head goes to RUN_DIR/va/.")]
 pub struct Args {
-    #[arg(long, value_name = "RUN_DIR")]
-    pub run: PathBuf,
-    /// Annotations CSV `track_id,valence,arousal`
-    #[arg(long, value_name = "CSV")]
-    pub targets: Option<PathBuf>,
-    /// Feature source [default: the one the run was trained on]
-    #[arg(long, value_name = "SRC")]
-    pub features: Option<PathBuf>,
-    #[arg(long, value_name = "DIR")]
-    pub cache: Option<PathBuf>,
+    #[command(flatten)]
+    pub inputs: VaInputs,
     /// ccc does not reward shrinking toward the mean; mse does
     #[arg(long, value_enum, default_value_t = VaLoss::Ccc)]
     pub loss: VaLoss,
@@ -60,12 +52,40 @@ pub fn targets(run: &Path, csv: Option<&Path>, features: Option<&Path>) -> anyho
     Ok(Targets::Tags(VaTable::load_default()?))
 }
 
+/// What both VA commands read: the run, its targets and its features.
+#[derive(Debug, clap::Args)]
+pub struct VaInputs {
+    /// Run directory made by `musav train`
+    #[arg(long, value_name = "RUN_DIR")]
+    pub run: PathBuf,
+    /// Annotations CSV `track_id,valence,arousal`
+    #[arg(long, value_name = "CSV")]
+    pub targets: Option<PathBuf>,
+    /// Feature source [default: the one the run was trained on]
+    #[arg(long, value_name = "SRC")]
+    pub features: Option<PathBuf>,
+    /// Cache directory for mel-spectrograms computed from audio
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let source = source(&args.run, args.features.as_deref(), args.cache.as_deref())?;
-    let targets = targets(&args.run, args.targets.as_deref(), args.features.as_deref())?;
-    let train = va_split(&embed_split(&args.run, Split::Train, &source)?, &targets)?;
+    let source = source(
+        &args.inputs.run,
+        args.inputs.features.as_deref(),
+        args.inputs.cache.as_deref(),
+    )?;
+    let targets = targets(
+        &args.inputs.run,
+        args.inputs.targets.as_deref(),
+        args.inputs.features.as_deref(),
+    )?;
+    let train = va_split(
+        &embed_split(&args.inputs.run, Split::Train, &source)?,
+        &targets,
+    )?;
     let val = va_split(
-        &embed_split(&args.run, Split::Validation, &source)?,
+        &embed_split(&args.inputs.run, Split::Validation, &source)?,
         &targets,
     )?;
     println!(
@@ -83,7 +103,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let best = history.iter().max_by(|a, b| {
         (a.val_ccc_valence + a.val_ccc_arousal).total_cmp(&(b.val_ccc_valence + b.val_ccc_arousal))
     });
-    let dir = args.run.join("va");
+    let dir = args.inputs.run.join("va");
     model.save(&dir)?;
     if let Some(b) = best {
         println!(
@@ -97,7 +117,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     println!(
         "wrote {}; next: musav validate-va --run {}",
         dir.display(),
-        args.run.display()
+        args.inputs.run.display()
     );
     Ok(())
 }

@@ -1,5 +1,3 @@
-use std::path::PathBuf;
-
 use crate::dataset::Split;
 use crate::train::artifacts::RunDir;
 use crate::train::va::{centroids, embed_split, train_mean, va_split};
@@ -16,27 +14,30 @@ use super::validate::SplitArg;
     Writes RUN_DIR/va_report_<split>.json and RUN_DIR/va_plane_predictions.png."
 )]
 pub struct Args {
-    #[arg(long, value_name = "RUN_DIR")]
-    pub run: PathBuf,
+    #[command(flatten)]
+    pub inputs: super::train_va::VaInputs,
     #[arg(long, value_enum, default_value = "test")]
     pub split: SplitArg,
-    #[arg(long, value_name = "CSV")]
-    pub targets: Option<PathBuf>,
-    #[arg(long, value_name = "SRC")]
-    pub features: Option<PathBuf>,
-    #[arg(long, value_name = "DIR")]
-    pub cache: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let split = Split::from(args.split);
-    let source =
-        super::train_va::source(&args.run, args.features.as_deref(), args.cache.as_deref())?;
-    let targets =
-        super::train_va::targets(&args.run, args.targets.as_deref(), args.features.as_deref())?;
-    let train = va_split(&embed_split(&args.run, Split::Train, &source)?, &targets)?;
-    let eval = va_split(&embed_split(&args.run, split, &source)?, &targets)?;
-    let model = VaModel::load(&args.run.join("va"))?;
+    let source = super::train_va::source(
+        &args.inputs.run,
+        args.inputs.features.as_deref(),
+        args.inputs.cache.as_deref(),
+    )?;
+    let targets = super::train_va::targets(
+        &args.inputs.run,
+        args.inputs.targets.as_deref(),
+        args.inputs.features.as_deref(),
+    )?;
+    let train = va_split(
+        &embed_split(&args.inputs.run, Split::Train, &source)?,
+        &targets,
+    )?;
+    let eval = va_split(&embed_split(&args.inputs.run, split, &source)?, &targets)?;
+    let model = VaModel::load(&args.inputs.run.join("va"))?;
     let pred = model.predict(&eval.x);
     let rows = |a: &ndarray::Array2<f32>| -> Vec<[f64; 2]> {
         a.rows()
@@ -45,7 +46,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .collect()
     };
     let (p, t) = (rows(&pred), rows(&eval.y));
-    let info = RunDir::new(&args.run).info()?;
+    let info = RunDir::new(&args.inputs.run).info()?;
     let report = VaReport::evaluate(
         split.as_str(),
         &p,
@@ -55,7 +56,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         &eval.predicted,
     );
     print!("{}", report.table());
-    let run = RunDir::new(&args.run);
+    let run = RunDir::new(&args.inputs.run);
     run.write_json(&format!("va_report_{}.json", split.as_str()), &report)?;
     let points: Vec<VaPoint> = p
         .iter()
@@ -63,7 +64,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .zip(&eval.classes)
         .map(|((&pred, &truth), &label)| VaPoint { truth, pred, label })
         .collect();
-    let png = args.run.join("va_plane_predictions.png");
+    let png = args.inputs.run.join("va_plane_predictions.png");
     va_plane_png(
         &png,
         &points,
