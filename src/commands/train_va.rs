@@ -4,7 +4,7 @@ use crate::dataset::Split;
 use crate::dataset::va::VaTable;
 use crate::features::FeatureSource;
 use crate::train::artifacts::RunDir;
-use crate::train::va::{embed_split, va_split};
+use crate::train::va::{VaSplit, embed_split, va_split};
 use crate::va::head::{VaLoss, VaTrainConfig, train_head};
 use crate::va::targets::Targets;
 
@@ -69,25 +69,19 @@ pub struct VaInputs {
     pub cache: Option<PathBuf>,
 }
 
+impl VaInputs {
+    /// The training split and `other`, each paired with its targets (embeddings cached in the run).
+    pub fn splits(&self, other: Split) -> anyhow::Result<(VaSplit, VaSplit)> {
+        let source = source(&self.run, self.features.as_deref(), self.cache.as_deref())?;
+        let targets = targets(&self.run, self.targets.as_deref(), self.features.as_deref())?;
+        let train = va_split(&embed_split(&self.run, Split::Train, &source)?, &targets)?;
+        let other = va_split(&embed_split(&self.run, other, &source)?, &targets)?;
+        Ok((train, other))
+    }
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let source = source(
-        &args.inputs.run,
-        args.inputs.features.as_deref(),
-        args.inputs.cache.as_deref(),
-    )?;
-    let targets = targets(
-        &args.inputs.run,
-        args.inputs.targets.as_deref(),
-        args.inputs.features.as_deref(),
-    )?;
-    let train = va_split(
-        &embed_split(&args.inputs.run, Split::Train, &source)?,
-        &targets,
-    )?;
-    let val = va_split(
-        &embed_split(&args.inputs.run, Split::Validation, &source)?,
-        &targets,
-    )?;
+    let (train, val) = args.inputs.splits(Split::Validation)?;
     println!(
         "{} training and {} validation tracks with targets ({} and {} without)",
         train.x.nrows(),

@@ -1,6 +1,6 @@
 use crate::dataset::Split;
 use crate::train::artifacts::RunDir;
-use crate::train::va::{centroids, embed_split, train_mean, va_split};
+use crate::train::va::{centroids, train_mean};
 use crate::va::head::VaModel;
 use crate::va::plot::{VaPoint, va_plane_png};
 use crate::va::report::VaReport;
@@ -22,21 +22,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let split = Split::from(args.split);
-    let source = super::train_va::source(
-        &args.inputs.run,
-        args.inputs.features.as_deref(),
-        args.inputs.cache.as_deref(),
-    )?;
-    let targets = super::train_va::targets(
-        &args.inputs.run,
-        args.inputs.targets.as_deref(),
-        args.inputs.features.as_deref(),
-    )?;
-    let train = va_split(
-        &embed_split(&args.inputs.run, Split::Train, &source)?,
-        &targets,
-    )?;
-    let eval = va_split(&embed_split(&args.inputs.run, split, &source)?, &targets)?;
+    let (train, eval) = args.inputs.splits(split)?;
     let model = VaModel::load(&args.inputs.run.join("va"))?;
     let pred = model.predict(&eval.x);
     let rows = |a: &ndarray::Array2<f32>| -> Vec<[f64; 2]> {
