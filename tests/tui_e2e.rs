@@ -210,20 +210,7 @@ fn rename_and_move_to_noise_then_save_and_export_agree_with_the_status_bar() {
     let shown_per_label = per_label_counts(&s);
     assert_ne!(shown, (9590, 2023, 7567), "the counts did not change:\n{s}");
 
-    tmux.keys(&["s"]);
-    tmux.wait_for("the save", limit, |s| {
-        s.contains("saved ") && s.contains(" · saved")
-    });
-    tmux.keys(&["q"]);
-    let start = Instant::now();
-    while tmux.run(&["has-session", "-t", "review"]) {
-        assert!(
-            start.elapsed() < limit,
-            "musav did not quit:\n{}",
-            tmux.capture()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    save_and_quit(&tmux, limit);
 
     let saved = LabelMap::load(&map).unwrap();
     assert_eq!(saved.labels[0].name, "Gloomy");
