@@ -26,6 +26,10 @@ fn app(dir: &std::path::Path) -> App {
         save_to: Some(dir.join("labels.toml")),
         export_dir: dir.join("export"),
         keys: None,
+        training: tui::TrainDefaults {
+            runs: dir.join("runs"),
+            ..Default::default()
+        },
     };
     let s = tui::load(&opts, Arc::new(Unavailable("bench".into())), &|_| {})
         .expect("the shipped data loads");

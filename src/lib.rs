@@ -15,6 +15,7 @@ pub mod fsio;
 pub mod llm;
 pub mod model;
 pub mod plot;
+pub mod retrain;
 pub mod synth;
 pub mod train;
 pub mod tui;

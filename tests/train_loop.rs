@@ -136,7 +136,13 @@ fn learns_well_above_chance_and_the_checkpoint_reloads_identically() {
     let reloaded = RunDir::new(&out)
         .load_best::<musav::train::run::CpuBackend>(&Default::default())
         .unwrap();
-    let a = predict_probs(&outcome.model, &examples, 32, 64, 4);
+    let a = predict_probs(
+        outcome.model.as_ref().expect("a trained model"),
+        &examples,
+        32,
+        64,
+        4,
+    );
     let b = predict_probs(&reloaded, &examples, 32, 64, 4);
     assert_eq!(a, b);
 
@@ -209,6 +215,53 @@ fn an_interrupted_run_resumes_from_its_epoch() {
         assert!((a.train_loss - b.train_loss).abs() < 1e-9);
         assert_eq!(a.val_macro_f1, b.val_macro_f1);
     }
+}
+
+#[test]
+fn a_run_stopped_before_its_first_epoch_ends_has_no_model_and_resumes_from_the_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    let source = export(&tmp.path().join("export"), [6, 3, 0]);
+    let out = tmp.path().join("run");
+    let mut inputs = TrainInputs {
+        export: &tmp.path().join("export"),
+        features: "memory".into(),
+        source: &source,
+        out: &out,
+        resume: false,
+    };
+    let cfg = small().with_epochs(1);
+    let cancel = AtomicBool::new(false);
+    let stopped = train(
+        &inputs,
+        &cfg,
+        |p| {
+            if let Progress::Step { step: 1, .. } = p {
+                cancel.store(true, Ordering::Relaxed);
+            }
+        },
+        &cancel,
+    )
+    .expect("a stop is not an error");
+    assert_eq!(stopped.stop, Stop::Cancelled);
+    assert!(stopped.history.is_empty() && stopped.model.is_none());
+    assert!(!RunDir::new(&out).has_checkpoint());
+
+    inputs.resume = true;
+    let mut start = None;
+    let resumed = train(
+        &inputs,
+        &cfg,
+        |p| {
+            if let Progress::Loaded { start_epoch, .. } = p {
+                start = Some(*start_epoch);
+            }
+        },
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    assert_eq!(start, Some(1));
+    assert_eq!(resumed.history.len(), 1);
+    assert!(resumed.model.is_some());
 }
 
 #[test]

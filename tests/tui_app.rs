@@ -84,6 +84,10 @@ fn opts(dir: &std::path::Path) -> ReviewOptions {
         save_to: Some(dir.join("labels.toml")),
         export_dir: dir.join("export"),
         keys: None,
+        training: tui::TrainDefaults {
+            runs: dir.join("runs"),
+            ..Default::default()
+        },
     }
 }
 
@@ -116,7 +120,7 @@ fn ctrl(c: char) -> KeyEvent {
 /// Runs the jobs the app requested on this thread and feeds their results back.
 fn run_jobs(app: &mut App) {
     for job in app.take_jobs() {
-        let (id, out) = job.run_here();
+        let (id, out) = job.run_here(&|_| {});
         app.on_job(id, out);
     }
 }
@@ -506,13 +510,13 @@ fn only_the_newest_naming_request_is_applied() {
     app.perform(Action::NameAll);
     let second = app.take_jobs();
     for job in first {
-        let (id, out) = job.run_here();
+        let (id, out) = job.run_here(&|_| {});
         app.on_job(id, out);
     }
     assert_eq!(app.map, shipped(), "a superseded answer was applied");
     assert!(app.busy().is_some());
     for job in second {
-        let (id, out) = job.run_here();
+        let (id, out) = job.run_here(&|_| {});
         app.on_job(id, out);
     }
     assert!(app.map.labels.iter().all(|l| l.named_by == "llm"));
@@ -525,7 +529,7 @@ fn naming_answer_for_a_label_merged_away_meanwhile_is_skipped() {
     let jobs = app.take_jobs();
     app.merge_labels(0, 1).unwrap();
     for job in jobs {
-        let (id, out) = job.run_here();
+        let (id, out) = job.run_here(&|_| {});
         app.on_job(id, out);
     }
     assert_eq!(app.map.labels.len(), 10);

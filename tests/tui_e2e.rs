@@ -2,6 +2,9 @@
 //! tag to noise, save and quit; then the saved map is checked and `musav export` on it must give the
 //! counts the status bar showed.
 //!
+//! A third test runs the whole relabel → retrain → compare loop from the training screen on a tiny
+//! synthetic corpus and checks both run directories on disk.
+//!
 //! Needs tmux (scripts/tui-e2e.sh installs it). Without tmux the test fails when `CI` is set and is
 //! skipped, with the reason printed, otherwise.
 
@@ -147,6 +150,27 @@ fn per_label_counts(screen: &str) -> Vec<usize> {
 /// Starts `musav review` on `map` in a private tmux server named after the test; `env` and `args`
 /// are added to the command line.
 fn start(test: &str, dir: &Path, map: &Path, env: &str, args: &str) -> Tmux {
+    start_on(
+        test,
+        &util::shipped_metadata(),
+        (100, 30),
+        dir,
+        map,
+        env,
+        args,
+    )
+}
+
+/// As [`start`], on other metadata and at another terminal size.
+fn start_on(
+    test: &str,
+    data: &Path,
+    (w, h): (u16, u16),
+    dir: &Path,
+    map: &Path,
+    env: &str,
+    args: &str,
+) -> Tmux {
     let tmux = Tmux {
         socket: format!("musav-e2e-{}-{test}", std::process::id()),
     };
@@ -155,7 +179,7 @@ fn start(test: &str, dir: &Path, map: &Path, env: &str, args: &str) -> Tmux {
         "env XDG_CONFIG_HOME={} {env} {} review --data {} --labels {} --export-dir {} {args}",
         dir.display(),
         env!("CARGO_BIN_EXE_musav"),
-        util::shipped_metadata().display(),
+        data.display(),
         map.display(),
         dir.join("export").display()
     );
@@ -166,9 +190,9 @@ fn start(test: &str, dir: &Path, map: &Path, env: &str, args: &str) -> Tmux {
             "-s",
             "review",
             "-x",
-            "100",
+            &w.to_string(),
             "-y",
-            "30",
+            &h.to_string(),
             "-c",
             &dir.display().to_string(),
             &cmd,
@@ -311,4 +335,136 @@ fn n_names_the_selected_label_with_the_real_model() {
     );
     assert_eq!(saved.labels[0].tags, shipped.labels[0].tags);
     assert_eq!(saved.labels[1..], shipped.labels[1..]);
+}
+
+/// Every file a finished run of the loop leaves in its directory.
+const RUN_FILES: [&str; 12] = [
+    "export/single_label.csv",
+    "run.json",
+    "labels.toml",
+    "model.mpk",
+    "metrics.csv",
+    "report_validation.json",
+    "confusion_validation.png",
+    "va/va_head.mpk",
+    "embeddings_validation.json",
+    "va_report_validation.json",
+    "va_plane_predictions.png",
+    "log.txt",
+];
+
+#[test]
+fn the_training_screen_runs_the_loop_twice_and_compares_the_runs() {
+    if !tmux_or_skip() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let synth = dir.path().join("synth");
+    let (ok, _, err) = util::run(util::musav().args([
+        "synth",
+        "--per-label",
+        "8",
+        "--seconds",
+        "3",
+        "--labels-limit",
+        "3",
+        "--out",
+        &synth.display().to_string(),
+    ]));
+    assert!(ok, "musav synth failed: {err}");
+    let map: PathBuf = dir.path().join("my_labels.toml");
+    std::fs::copy(util::shipped_labels(), &map).unwrap();
+    let runs = dir.path().join("runs");
+    let tmux = start_on(
+        "train",
+        &synth,
+        (120, 40),
+        dir.path(),
+        &map,
+        "",
+        &format!(
+            "--features {} --runs {} --epochs 2 --width 4",
+            synth.display(),
+            runs.display()
+        ),
+    );
+    let limit = Duration::from_secs(20);
+    let train_limit = Duration::from_secs(600);
+    tmux.wait_for("the labels pane", limit, |s| s.contains("Labels (11)"));
+
+    // First run, on the map as it is.
+    tmux.keys(&["t"]);
+    tmux.wait_for("the training screen", limit, |s| {
+        s.contains("ready: s starts")
+    });
+    tmux.keys(&["s"]);
+    tmux.wait_for("the run to start", limit, |s| s.contains("running:"));
+    let s = tmux.wait_for("the first run to finish", train_limit, |s| {
+        s.contains("finished") || s.contains("failed")
+    });
+    assert!(s.contains("run-001: validation macro-F1"), "{s}");
+    assert!(s.contains("model CCC V"), "the VA plane is not shown:\n{s}");
+
+    // Relabel: rename the first label (unsaved), then train again: the UI asks to save first.
+    tmux.keys(&["t"]);
+    tmux.wait_for("the labels pane", limit, |s| s.contains("Labels (11)"));
+    tmux.keys(&["r"]);
+    tmux.wait_for("the rename popup", limit, |s| s.contains("Rename label"));
+    tmux.keys(&["C-u"]);
+    tmux.text("Relabeled");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("the new name", limit, |s| s.contains("\"Relabeled\""));
+    tmux.keys(&["t"]);
+    tmux.wait_for("the training screen", limit, |s| s.contains("run-002"));
+    tmux.keys(&["s"]);
+    tmux.wait_for("the save question", limit, |s| s.contains("save and train"));
+    tmux.keys(&["y"]);
+    let s = tmux.wait_for("the second run to finish", train_limit, |s| {
+        s.contains("run-002: validation macro-F1") || s.contains("failed")
+    });
+    assert!(!s.contains("failed"), "{s}");
+    // The comparison with the first run: the metric table and the label map's change.
+    assert!(s.contains("B-A"), "no compare table:\n{s}");
+    assert!(s.contains("macro-F1"), "{s}");
+    assert!(s.contains("renamed \"Relabeled\""), "{s}");
+    // The report view: per-label table and the confusion grid.
+    tmux.keys(&["BTab", "BTab"]);
+    let s = tmux.wait_for("the report", limit, |s| {
+        s.contains("confusion · true ↓ · predicted →")
+    });
+    assert!(s.contains("precision") || s.contains("prec"), "{s}");
+    assert!(s.contains("Relabeled"), "{s}");
+    tmux.keys(&["q"]);
+    let start = Instant::now();
+    while tmux.run(&["has-session", "-t", "review"]) {
+        assert!(
+            start.elapsed() < limit,
+            "musav did not quit:\n{}",
+            tmux.capture()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let saved = LabelMap::load(&map).unwrap();
+    assert_eq!(saved.labels[0].name, "Relabeled");
+    for run in ["run-001", "run-002"] {
+        for f in RUN_FILES {
+            let p = runs.join(run).join(f);
+            assert!(p.is_file(), "{} is missing", p.display());
+        }
+    }
+    let log = std::fs::read_to_string(runs.join("run-002/log.txt")).unwrap();
+    assert!(
+        log.contains("stage: comparing with the previous run"),
+        "{log}"
+    );
+    assert!(
+        log.contains("finished: MaxEpochs") || log.contains("finished: EarlyStopping"),
+        "{log}"
+    );
+    // Each run trained on its own export of the map as it was then.
+    let first = LabelMap::load(&runs.join("run-001/labels.toml")).unwrap();
+    let second = LabelMap::load(&runs.join("run-002/labels.toml")).unwrap();
+    assert_ne!(first.labels[0].name, "Relabeled");
+    assert_eq!(second, saved);
 }

@@ -33,6 +33,10 @@ fn app() -> (App, tempfile::TempDir) {
         save_to: Some(dir.path().join("labels.toml")),
         export_dir: dir.path().join("export"),
         keys: None,
+        training: tui::TrainDefaults {
+            runs: dir.path().join("runs"),
+            ..Default::default()
+        },
     };
     let s = tui::load(&o, Arc::new(Never), &|_| {}).unwrap();
     (App::new(s), dir)
@@ -175,7 +179,7 @@ fn a_running_job_shows_a_spinner_and_its_failure_shows_in_red() {
     let l = draw(&app, 80, 24);
     assert!(l[23].contains("asking the LLM…"), "{}", l[23]);
     for job in app.take_jobs() {
-        let (id, out) = job.run_here();
+        let (id, out) = job.run_here(&|_| {});
         app.on_job(id, out);
     }
     let mut t = Terminal::new(TestBackend::new(80, 24)).unwrap();
@@ -210,12 +214,12 @@ fn loading_screen_says_what_it_is_doing() {
 #[test]
 fn status_bar_alone_renders_exact_text() {
     let (app, _d) = app();
-    let mut buf = Buffer::empty(Rect::new(0, 0, 72, 3));
+    let mut buf = Buffer::empty(Rect::new(0, 0, 73, 3));
     tui::views::status::render(&app, buf.area, &mut buf);
     let want = Buffer::with_lines([
         "export single-tag 9590 · noise 2023 · exported 7567 in 11 labels · saved",
         "per label 1272 1180 928 901 799 731 517 509 266 245 219",
-        "? help · r rename · m move · x noise · u undo · s save · q quit",
+        "? help · r rename · m move · x noise · u undo · s save · t train · q quit",
     ]);
     let got: Vec<String> = lines(&buf);
     assert_eq!(got, lines(&want));

@@ -19,6 +19,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    print!("{}", compare(&args.a, &args.b, Split::from(args.split))?);
+    print!(
+        "{}",
+        compare(&args.a, &args.b, Split::from(args.split))?.text()
+    );
     Ok(())
 }

@@ -8,15 +8,17 @@ use crate::commands::name::LlmArgs;
 use crate::llm::LlmSettings;
 use crate::tui::llm_namer::LlmNamer;
 use crate::tui::namer::{Namer, Unavailable};
-use crate::tui::{self, ReviewOptions};
+use crate::tui::{self, ReviewOptions, TrainDefaults};
 
 /// Review the labels in a terminal UI: move tags, rename, merge, split, re-cluster, name, export
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  musav review\n  \
                         musav review --labels my_labels.toml\n  \
                         musav review --data my_tsvs/ --labels my_labels.toml --export-dir out/export\n  \
-                        MUSAV_LLM_URL=http://127.0.0.1:8080/v1 musav review --labels my_labels.toml\n\
-                        Press ? inside for every key; n / N ask the LLM (settings as for musav name).")]
+                        MUSAV_LLM_URL=http://127.0.0.1:8080/v1 musav review --labels my_labels.toml\n  \
+                        musav review --data out/synth --labels my_labels.toml --features out/synth --runs runs\n\
+                        Press ? inside for every key; n / N ask the LLM (settings as for musav name); t opens the\n\
+                        training screen (export → train → validate → VA head → compare with the last run).")]
 pub struct Args {
     #[command(flatten)]
     pub data: DataArgs,
@@ -37,6 +39,24 @@ pub struct Args {
     pub keys: Option<PathBuf>,
     #[command(flatten)]
     pub llm: LlmArgs,
+    /// Where the training screen (t) puts runs: DIR/run-001, DIR/run-002, …
+    #[arg(long, value_name = "DIR", default_value = "runs")]
+    pub runs: PathBuf,
+    /// The training screen's feature source: official .npy mel-spectrograms, an audio root, or a
+    /// synthetic corpus (musav synth)
+    #[arg(long, value_name = "SRC")]
+    pub features: Option<PathBuf>,
+    /// Cache for mel-spectrograms computed from audio
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    /// The training screen's first value for epochs
+    #[arg(long, default_value_t = 40)]
+    pub epochs: usize,
+    /// The training screen's first value for the network width (channels of the first block)
+    #[arg(long, default_value_t = 64)]
+    pub width: usize,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
 }
 
 /// `musav` with no subcommand: review with every default.
@@ -61,6 +81,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         save_to: args.save_to,
         export_dir: args.export_dir,
         keys: args.keys.or_else(tui::keys::default_path),
+        training: TrainDefaults {
+            runs: args.runs,
+            features: args.features,
+            cache: args.cache,
+            epochs: args.epochs,
+            width: args.width,
+            seed: args.seed,
+        },
     };
     // A broken LLM setting must not keep the review from opening: it is reported when n is pressed.
     let namer: Arc<dyn Namer> = match LlmSettings::from_env(&args.llm.flags()?) {

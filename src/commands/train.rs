@@ -1,5 +1,6 @@
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -92,7 +93,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         )?
         .progress_chars("=> "),
     );
-    let cancel = AtomicBool::new(false);
+    // Ctrl-C stops at the next step and keeps the last finished epoch's checkpoint (resumable); a
+    // second Ctrl-C exits at once.
+    let cancel = Arc::new(AtomicBool::new(false));
+    {
+        let cancel = cancel.clone();
+        let out = args.out.clone();
+        ctrlc::set_handler(move || {
+            if cancel.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+            eprintln!(
+                "\nstopping after this step; continue later with --resume --out {} (Ctrl-C again quits now)",
+                out.display()
+            );
+        })?;
+    }
     let outcome = train(
         &inputs,
         &config,
@@ -138,6 +154,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         &cancel,
     )?;
     bar.finish_and_clear();
+    if outcome.model.is_none() {
+        println!(
+            "stopped before the first epoch ended; nothing trained yet. Continue: musav train --export {} --features {} --out {} --resume",
+            args.export.display(),
+            args.features.display(),
+            args.out.display()
+        );
+        return Ok(());
+    }
     let why = match outcome.stop {
         Stop::MaxEpochs => "last epoch reached",
         Stop::EarlyStopping => "early stopping",

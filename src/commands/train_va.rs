@@ -1,12 +1,7 @@
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use crate::dataset::Split;
-use crate::dataset::va::VaTable;
-use crate::features::FeatureSource;
-use crate::train::artifacts::RunDir;
-use crate::train::va::{VaSplit, embed_split, va_split};
-use crate::va::head::{VaLoss, VaTrainConfig, train_head};
-use crate::va::targets::Targets;
+use crate::train::va::{VaSources, train_va};
+use crate::va::head::{VaLoss, VaTrainConfig};
 
 /// Train the valence–arousal head on a trained run's frozen ResNet embeddings
 #[derive(Debug, clap::Args)]
@@ -27,31 +22,6 @@ pub struct Args {
     pub seed: u64,
 }
 
-/// The run's feature source, unless overridden.
-pub fn source(
-    run: &Path,
-    features: Option<&Path>,
-    cache: Option<&Path>,
-) -> anyhow::Result<FeatureSource> {
-    let info = RunDir::new(run).info()?;
-    let path = features.map_or_else(|| PathBuf::from(&info.features), Path::to_path_buf);
-    Ok(FeatureSource::open(&path, cache)?)
-}
-
-/// Targets by precedence: a given CSV, the synthetic corpus's own `va.csv`, the tag table.
-pub fn targets(run: &Path, csv: Option<&Path>, features: Option<&Path>) -> anyhow::Result<Targets> {
-    if let Some(csv) = csv {
-        return Ok(Targets::load_csv(csv)?);
-    }
-    let info = RunDir::new(run).info()?;
-    let root = features.map_or_else(|| PathBuf::from(&info.features), Path::to_path_buf);
-    let synth = root.join(crate::synth::VA_CSV);
-    if synth.is_file() {
-        return Ok(Targets::load_csv(&synth)?);
-    }
-    Ok(Targets::Tags(VaTable::load_default()?))
-}
-
 /// What both VA commands read: the run, its targets and its features.
 #[derive(Debug, clap::Args)]
 pub struct VaInputs {
@@ -70,47 +40,38 @@ pub struct VaInputs {
 }
 
 impl VaInputs {
-    /// The training split and `other`, each paired with its targets (embeddings cached in the run).
-    pub fn splits(&self, other: Split) -> anyhow::Result<(VaSplit, VaSplit)> {
-        let source = source(&self.run, self.features.as_deref(), self.cache.as_deref())?;
-        let targets = targets(&self.run, self.targets.as_deref(), self.features.as_deref())?;
-        let train = va_split(&embed_split(&self.run, Split::Train, &source)?, &targets)?;
-        let other = va_split(&embed_split(&self.run, other, &source)?, &targets)?;
-        Ok((train, other))
+    pub fn sources(&self) -> VaSources {
+        VaSources {
+            run: self.run.clone(),
+            targets: self.targets.clone(),
+            features: self.features.clone(),
+            cache: self.cache.clone(),
+        }
     }
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let (train, val) = args.inputs.splits(Split::Validation)?;
-    println!(
-        "{} training and {} validation tracks with targets ({} and {} without)",
-        train.x.nrows(),
-        val.x.nrows(),
-        train.without_target,
-        val.without_target
-    );
     let cfg = VaTrainConfig::new()
         .with_loss(args.loss)
         .with_epochs(args.epochs)
         .with_seed(args.seed);
-    let (model, history) = train_head(&train.x, &train.y, &val.x, &val.y, &cfg, |_| {})?;
-    let best = history.iter().max_by(|a, b| {
-        (a.val_ccc_valence + a.val_ccc_arousal).total_cmp(&(b.val_ccc_valence + b.val_ccc_arousal))
-    });
-    let dir = args.inputs.run.join("va");
-    model.save(&dir)?;
-    if let Some(b) = best {
+    let t = train_va(&args.inputs.sources(), &cfg)?;
+    println!(
+        "{} training and {} validation tracks with targets ({} without)",
+        t.train_tracks, t.validation_tracks, t.without_target
+    );
+    if let Some(b) = &t.best {
         println!(
             "best epoch {} of {}: validation CCC valence {:.3}, arousal {:.3}",
             b.epoch,
-            history.len(),
+            t.history.len(),
             b.val_ccc_valence,
             b.val_ccc_arousal
         );
     }
     println!(
         "wrote {}; next: musav validate-va --run {}",
-        dir.display(),
+        t.dir.display(),
         args.inputs.run.display()
     );
     Ok(())

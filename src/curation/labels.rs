@@ -279,6 +279,56 @@ impl LabelMap {
         self.labels.iter().map(|l| (l.id, l.name.clone())).collect()
     }
 
+    /// What changed from this map to `after`, one line per change, for a person comparing two runs:
+    /// renamed labels (matched by id), labels that appeared or went away, and tags whose place
+    /// (a label, or noise) differs.
+    pub fn changes_to(&self, after: &LabelMap) -> Vec<String> {
+        let (before_names, after_names) = (self.names(), after.names());
+        let mut out = Vec::new();
+        for (id, name) in &before_names {
+            match after_names.get(id) {
+                Some(n) if n != name => out.push(format!("label {name:?} renamed {n:?}")),
+                Some(_) => {}
+                None => out.push(format!("label {name:?} removed")),
+            }
+        }
+        for (id, name) in &after_names {
+            if !before_names.contains_key(id) {
+                out.push(format!("label {name:?} added"));
+            }
+        }
+        let place = |m: &LabelMap, tag: &str| -> Option<String> {
+            if let Some(l) = m.label_of_tag(tag) {
+                Some(l.name.clone())
+            } else if m.noise.iter().any(|t| t == tag) {
+                Some("noise".to_string())
+            } else {
+                None
+            }
+        };
+        let mut tags: Vec<&String> = self
+            .labels
+            .iter()
+            .chain(&after.labels)
+            .flat_map(|l| &l.tags)
+            .chain(&self.noise)
+            .chain(&after.noise)
+            .collect();
+        tags.sort();
+        tags.dedup();
+        for tag in tags {
+            // Compare places by label id, so a renamed label does not make all its tags "move".
+            let id = |m: &LabelMap| m.label_of_tag(tag).map(|l| l.id);
+            let (pa, pb) = (place(self, tag), place(after, tag));
+            if id(self) == id(after) && pa.is_some() == pb.is_some() {
+                continue;
+            }
+            let show = |p: Option<String>| p.unwrap_or_else(|| "not in the map".to_string());
+            out.push(format!("tag {tag}: {} → {}", show(pa), show(pb)));
+        }
+        out
+    }
+
     /// Tag ids of a label's members in `dataset` (unknown tags skipped).
     pub fn member_ids(&self, label: usize, dataset: &Dataset) -> Vec<TagId> {
         self.labels[label]
@@ -297,6 +347,47 @@ pub fn default_labels_path() -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn changes_name_renames_moves_and_noise_but_not_the_members_of_a_renamed_label() {
+        let before = LabelMap::from_toml(
+            r#"version = 1
+noise = ["summer"]
+[[labels]]
+id = 0
+name = "Calm"
+tags = ["calm", "relaxing"]
+[[labels]]
+id = 1
+name = "Happy"
+tags = ["happy", "fun"]
+[[labels]]
+id = 2
+name = "Dark"
+tags = ["dark"]
+"#,
+        )
+        .unwrap();
+        let mut after = before.clone();
+        after.labels[0].name = "Relaxed".into();
+        after.labels[1].tags.retain(|t| t != "fun");
+        after.noise.push("fun".into());
+        after.noise.retain(|t| t != "summer");
+        after.labels[1].tags.push("summer".into());
+        after.labels.remove(2);
+        after.noise.push("dark".into());
+        assert_eq!(
+            before.changes_to(&after),
+            vec![
+                "label \"Calm\" renamed \"Relaxed\"".to_string(),
+                "label \"Dark\" removed".into(),
+                "tag dark: Dark → noise".into(),
+                "tag fun: Happy → noise".into(),
+                "tag summer: noise → Happy".into(),
+            ]
+        );
+        assert!(before.changes_to(&before).is_empty());
+    }
 
     fn map() -> LabelMap {
         LabelMap {

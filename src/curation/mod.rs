@@ -39,8 +39,10 @@ pub struct Curation {
 impl Curation {
     /// The first two PCA coordinates of a tag (for the scatter plots).
     pub fn xy(&self, tag: TagId) -> (f64, f64) {
+        // Tags that never co-occur (e.g. a synthetic corpus, one tag per track) leave no component.
         let row = self.coords.row(tag);
-        (row[0], if row.len() > 1 { row[1] } else { 0.0 })
+        let at = |i: usize| row.get(i).copied().unwrap_or(0.0);
+        (at(0), at(1))
     }
 
     /// Cluster index of a tag, `None` for noise.

@@ -253,7 +253,8 @@ pub enum CompareError {
     Artifact(#[from] ArtifactError),
 }
 
-fn load_report(run: &Path, split: Split) -> Result<ValidationReport, CompareError> {
+/// A run's saved report on `split` (written by `validate`).
+pub fn load_report(run: &Path, split: Split) -> Result<ValidationReport, CompareError> {
     let path = run.join(report_json(split));
     if !path.exists() {
         return Err(CompareError::MissingReport {
@@ -265,42 +266,104 @@ fn load_report(run: &Path, split: Split) -> Result<ValidationReport, CompareErro
     Ok(RunDir::new(run).read_json(&report_json(split))?)
 }
 
-/// A table of every metric in both runs and the change (B − A); per-label F1 is matched by name.
-pub fn compare(a: &Path, b: &Path, split: Split) -> Result<String, CompareError> {
-    let ra = load_report(a, split)?;
-    let rb = load_report(b, split)?;
-    let mut out = format!(
-        "A: {} (label map {}…)\nB: {} (label map {}…)\nsplit: {}\n\n{:28} {:>8} {:>8} {:>8}\n",
-        a.display(),
-        ra.label_map_sha256
-            .get(..12)
-            .unwrap_or(&ra.label_map_sha256),
-        b.display(),
-        rb.label_map_sha256
-            .get(..12)
-            .unwrap_or(&rb.label_map_sha256),
-        split.as_str(),
-        "metric",
-        "A",
-        "B",
-        "B-A"
-    );
-    let row = |name: &str, x: Option<f64>, y: Option<f64>| {
-        let f = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3}"));
-        let d = match (x, y) {
-            (Some(x), Some(y)) => format!("{:+.3}", y - x),
-            _ => "-".into(),
+/// One row of a comparison: a metric in run A and run B (`None` where a run lacks it, e.g. a
+/// label only one of the maps has).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompareRow {
+    pub name: String,
+    pub a: Option<f64>,
+    pub b: Option<f64>,
+    /// Counts print without decimals.
+    pub count: bool,
+}
+
+impl CompareRow {
+    /// B − A, when both runs have the metric.
+    pub fn delta(&self) -> Option<f64> {
+        Some(self.b? - self.a?)
+    }
+
+    /// The cells as the table prints them: `[A, B, B−A]`.
+    pub fn cells(&self) -> [String; 3] {
+        let f = |v: Option<f64>| match v {
+            None => "-".to_string(),
+            Some(v) if self.count => format!("{v:.0}"),
+            Some(v) => format!("{v:.3}"),
         };
-        format!("{name:28} {:>8} {:>8} {:>8}\n", f(x), f(y), d)
-    };
+        let d = match self.delta() {
+            None => "-".to_string(),
+            Some(d) if self.count => format!("{d:+.0}"),
+            Some(d) => format!("{d:+.3}"),
+        };
+        [f(self.a), f(self.b), d]
+    }
+}
+
+/// Two runs' reports on one split, metric by metric; per-label F1 is matched by label name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparison {
+    pub a: PathBuf,
+    pub b: PathBuf,
+    pub split: Split,
+    pub sha_a: String,
+    pub sha_b: String,
+    pub rows: Vec<CompareRow>,
+}
+
+impl Comparison {
+    /// The table `musav compare` prints (and the review UI shows).
+    pub fn text(&self) -> String {
+        let short = |s: &str| s.get(..12).unwrap_or(s).to_string();
+        let mut out = format!(
+            "A: {} (label map {}…)\nB: {} (label map {}…)\nsplit: {}\n\n{:28} {:>8} {:>8} {:>8}\n",
+            self.a.display(),
+            short(&self.sha_a),
+            self.b.display(),
+            short(&self.sha_b),
+            self.split.as_str(),
+            "metric",
+            "A",
+            "B",
+            "B-A"
+        );
+        for r in &self.rows {
+            let [a, b, d] = r.cells();
+            out.push_str(&format!("{:28} {a:>8} {b:>8} {d:>8}\n", r.name));
+        }
+        out
+    }
+}
+
+/// Compares two validated runs (each needs `report_<split>.json`, written by `validate`).
+pub fn compare(a: &Path, b: &Path, split: Split) -> Result<Comparison, CompareError> {
+    Ok(compare_reports(
+        a,
+        &load_report(a, split)?,
+        b,
+        &load_report(b, split)?,
+    ))
+}
+
+/// The comparison of two reports (of the same split) of runs `a` and `b`.
+pub fn compare_reports(
+    a: &Path,
+    ra: &ValidationReport,
+    b: &Path,
+    rb: &ValidationReport,
+) -> Comparison {
     let (ma, mb) = (&ra.metrics, &rb.metrics);
-    out.push_str(&format!(
-        "{:28} {:>8} {:>8} {:>+8}\n",
-        "tracks",
-        ma.tracks,
-        mb.tracks,
-        mb.tracks as i64 - ma.tracks as i64
-    ));
+    let row = |name: &str, a: Option<f64>, b: Option<f64>| CompareRow {
+        name: name.to_string(),
+        a,
+        b,
+        count: false,
+    };
+    let mut rows = vec![CompareRow {
+        name: "tracks".into(),
+        a: Some(ma.tracks as f64),
+        b: Some(mb.tracks as f64),
+        count: true,
+    }];
     for (name, x, y) in [
         ("accuracy", ma.accuracy, mb.accuracy),
         (
@@ -311,17 +374,24 @@ pub fn compare(a: &Path, b: &Path, split: Split) -> Result<String, CompareError>
         ("macro-F1", ma.macro_f1, mb.macro_f1),
         ("top-3 accuracy", ma.top3_accuracy, mb.top3_accuracy),
     ] {
-        out.push_str(&row(name, Some(x), Some(y)));
+        rows.push(row(name, Some(x), Some(y)));
     }
     let names: BTreeSet<&String> = ra.labels.iter().chain(&rb.labels).collect();
-    let f1 = |r: &ValidationReport, n: &String| {
+    let f1 = |r: &ValidationReport, n: &String| -> Option<f64> {
         r.labels
             .iter()
             .position(|l| l == n)
             .map(|i| r.metrics.per_class[i].f1)
     };
     for n in names {
-        out.push_str(&row(&format!("F1 {n}"), f1(&ra, n), f1(&rb, n)));
+        rows.push(row(&format!("F1 {n}"), f1(ra, n), f1(rb, n)));
     }
-    Ok(out)
+    Comparison {
+        a: a.to_path_buf(),
+        b: b.to_path_buf(),
+        split: rb.split,
+        sha_a: ra.label_map_sha256.clone(),
+        sha_b: rb.label_map_sha256.clone(),
+        rows,
+    }
 }

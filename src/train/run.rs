@@ -93,6 +93,14 @@ impl TrainConfig {
         }
     }
 
+    /// The default network's shape scaled to `width` channels in the first block (64 is the
+    /// default size): blocks of w, w, 2w, 2w, 2w, 2w, 4w channels and a 4w-wide embedding.
+    pub fn with_width(self, width: usize) -> Self {
+        let w = width.max(1);
+        self.with_channels(vec![w, w, 2 * w, 2 * w, 2 * w, 2 * w, 4 * w])
+            .with_embedding(4 * w)
+    }
+
     pub fn model(&self, classes: usize) -> ResNetConfig {
         ResNetConfig::new(classes)
             .with_n_mels(self.n_mels)
@@ -172,8 +180,9 @@ pub struct TrainOutcome {
     pub best_macro_f1: f64,
     pub stop: Stop,
     pub skipped: Vec<Skipped>,
-    /// Best epoch's weights (as saved in `model.mpk`).
-    pub model: ResNet<CpuBackend>,
+    /// Best epoch's weights (as saved in `model.mpk`); `None` when the run was cancelled before
+    /// its first epoch ended (resume it to train).
+    pub model: Option<ResNet<CpuBackend>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -549,7 +558,11 @@ pub fn train(
             break;
         }
     }
-    let best_model = run.load_best::<CpuBackend>(&device)?;
+    let best_model = if state.history.is_empty() {
+        None
+    } else {
+        Some(run.load_best::<CpuBackend>(&device)?)
+    };
     Ok(TrainOutcome {
         history: state.history,
         best_epoch: state.best_epoch,
@@ -578,6 +591,16 @@ mod tests {
         assert!((w[0] - 4.0 / 6.0).abs() < 1e-6);
         assert!((w[1] - 2.0).abs() < 1e-6);
         assert_eq!(w[2], 1.0);
+    }
+
+    #[test]
+    fn width_scales_the_default_network() {
+        let d = TrainConfig::new();
+        let w = TrainConfig::new().with_width(64);
+        assert_eq!((w.channels, w.embedding), (d.channels, d.embedding));
+        let small = TrainConfig::new().with_width(4);
+        assert_eq!(small.channels, [4, 4, 8, 8, 8, 8, 16]);
+        assert_eq!(small.embedding, 16);
     }
 
     #[test]

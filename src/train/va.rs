@@ -4,7 +4,7 @@
 //! Embeddings are computed once per split and cached in the run directory (`embeddings_<split>.json`),
 //! since the ResNet does not change while heads are tried.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
@@ -13,6 +13,11 @@ use super::artifacts::{ArtifactError, RunDir};
 use super::data::{self, MelSource, Skipped};
 use super::run::{CpuBackend, TrainError, embed_tracks, predict_probs};
 use crate::dataset::Split;
+use crate::dataset::va::{VaTable, VaTableError};
+use crate::features::{FeatureError, FeatureSource};
+use crate::va::head::{VaEpoch, VaError, VaModel, VaTrainConfig, train_head};
+use crate::va::plot::{VaPoint, va_plane_png};
+use crate::va::report::VaReport;
 use crate::va::targets::{Targets, TargetsError};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -45,6 +50,176 @@ pub enum VaDataError {
     Artifact(#[from] ArtifactError),
     #[error(transparent)]
     Targets(#[from] TargetsError),
+    #[error(transparent)]
+    Features(#[from] FeatureError),
+    #[error(transparent)]
+    Table(#[from] VaTableError),
+    #[error(transparent)]
+    Head(#[from] VaError),
+    #[error("{path}: cannot draw the VA plane: {message}")]
+    Plot { path: PathBuf, message: String },
+}
+
+/// The file `validate-va` draws into the run directory.
+pub const VA_PLANE_PNG: &str = "va_plane_predictions.png";
+
+pub fn va_report_json(split: Split) -> String {
+    format!("va_report_{}.json", split.as_str())
+}
+
+/// What VA training and validation read: a trained run, its targets and its features. `None`
+/// fields fall back to what the run recorded (features) or to the best target source available.
+#[derive(Debug, Clone, Default)]
+pub struct VaSources {
+    pub run: PathBuf,
+    /// Annotations CSV `track_id,valence,arousal`.
+    pub targets: Option<PathBuf>,
+    pub features: Option<PathBuf>,
+    pub cache: Option<PathBuf>,
+}
+
+impl VaSources {
+    pub fn of_run(run: &Path) -> VaSources {
+        VaSources {
+            run: run.to_path_buf(),
+            ..VaSources::default()
+        }
+    }
+
+    fn features_root(&self) -> Result<PathBuf, VaDataError> {
+        match &self.features {
+            Some(p) => Ok(p.clone()),
+            None => Ok(PathBuf::from(RunDir::new(&self.run).info()?.features)),
+        }
+    }
+
+    /// The feature source: the one given, else the one the run was trained on.
+    pub fn source(&self) -> Result<FeatureSource, VaDataError> {
+        Ok(FeatureSource::open(
+            &self.features_root()?,
+            self.cache.as_deref(),
+        )?)
+    }
+
+    /// Targets by precedence: a given CSV, the synthetic corpus's own `va.csv` (its ground truth),
+    /// the tag table.
+    pub fn targets(&self) -> Result<Targets, VaDataError> {
+        if let Some(csv) = &self.targets {
+            return Ok(Targets::load_csv(csv)?);
+        }
+        let synth = self.features_root()?.join(crate::synth::VA_CSV);
+        if synth.is_file() {
+            return Ok(Targets::load_csv(&synth)?);
+        }
+        Ok(Targets::Tags(VaTable::load_default()?))
+    }
+
+    /// The training split and `other`, each paired with its targets (embeddings cached in the run).
+    pub fn splits(&self, other: Split) -> Result<(VaSplit, VaSplit), VaDataError> {
+        let source = self.source()?;
+        let targets = self.targets()?;
+        let train = va_split(&embed_split(&self.run, Split::Train, &source)?, &targets)?;
+        let other = va_split(&embed_split(&self.run, other, &source)?, &targets)?;
+        Ok((train, other))
+    }
+}
+
+/// A trained head, as `train_va` leaves it in `RUN_DIR/va/`.
+#[derive(Debug)]
+pub struct VaTrained {
+    pub train_tracks: usize,
+    pub validation_tracks: usize,
+    pub without_target: usize,
+    pub history: Vec<VaEpoch>,
+    /// The epoch whose weights were kept (best validation mean CCC).
+    pub best: Option<VaEpoch>,
+    pub dir: PathBuf,
+}
+
+/// Trains the VA head on the run's frozen embeddings (train split, early stopping on validation)
+/// and saves it into the run directory.
+pub fn train_va(src: &VaSources, cfg: &VaTrainConfig) -> Result<VaTrained, VaDataError> {
+    let (train, val) = src.splits(Split::Validation)?;
+    let (model, history) = train_head(&train.x, &train.y, &val.x, &val.y, cfg, |_| {})?;
+    let best = history
+        .iter()
+        .max_by(|a, b| {
+            (a.val_ccc_valence + a.val_ccc_arousal)
+                .total_cmp(&(b.val_ccc_valence + b.val_ccc_arousal))
+        })
+        .cloned();
+    let dir = src.run.join("va");
+    model.save(&dir)?;
+    Ok(VaTrained {
+        train_tracks: train.x.nrows(),
+        validation_tracks: val.x.nrows(),
+        without_target: train.without_target + val.without_target,
+        history,
+        best,
+        dir,
+    })
+}
+
+/// The VA head's diagnosis on one split, as written to the run directory.
+#[derive(Debug)]
+pub struct VaValidation {
+    pub report: VaReport,
+    pub points: Vec<VaPoint>,
+    pub labels: Vec<String>,
+    pub json: PathBuf,
+    pub png: PathBuf,
+}
+
+/// Evaluates the saved head on `split` against both baselines; writes `va_report_<split>.json` and
+/// the VA-plane PNG into the run directory.
+pub fn validate_va(src: &VaSources, split: Split) -> Result<VaValidation, VaDataError> {
+    let (train, eval) = src.splits(split)?;
+    let model = VaModel::load(&src.run.join("va"))?;
+    let pred = model.predict(&eval.x);
+    let rows = |a: &Array2<f32>| -> Vec<[f64; 2]> {
+        a.rows()
+            .into_iter()
+            .map(|r| [r[0] as f64, r[1] as f64])
+            .collect()
+    };
+    let (p, t) = (rows(&pred), rows(&eval.y));
+    let run = RunDir::new(&src.run);
+    let info = run.info()?;
+    let report = VaReport::evaluate(
+        split.as_str(),
+        &p,
+        &t,
+        train_mean(&train),
+        &centroids(&train, info.classes.len()),
+        &eval.predicted,
+    );
+    let json = run.path(&va_report_json(split));
+    run.write_json(&va_report_json(split), &report)?;
+    let points: Vec<VaPoint> = p
+        .iter()
+        .zip(&t)
+        .zip(&eval.classes)
+        .map(|((&pred, &truth), &label)| VaPoint { truth, pred, label })
+        .collect();
+    let png = run.path(VA_PLANE_PNG);
+    va_plane_png(
+        &png,
+        &points,
+        &info.classes.names,
+        &report.model,
+        split.as_str(),
+    )
+    .map_err(|e| VaDataError::Plot {
+        path: png.clone(),
+        message: format!("{e:#}"),
+    })?;
+    Ok(VaValidation {
+        report,
+        points,
+        labels: info.classes.names,
+        json,
+        png,
+    })
 }
 
 pub fn embeddings_json(split: Split) -> String {

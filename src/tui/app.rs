@@ -10,9 +10,12 @@ use ratatui::layout::Rect;
 
 mod edits;
 mod input;
+pub mod training;
+
+pub use training::{RunState, TrainDefaults, TrainView, Trainer, Training};
 
 use super::index::TagIndex;
-use super::jobs::{Job, JobKind, JobOutput};
+use super::jobs::{Job, JobKind, JobOutput, JobWork};
 use super::keys::KeyMap;
 use super::namer::{self, Namer};
 use crate::curation::Curation;
@@ -65,6 +68,20 @@ pub enum Mode {
         buf: String,
     },
     ConfirmQuit,
+    /// "Save the unsaved edits and train with them?"
+    ConfirmTrain,
+    /// Editing one of the training form's fields.
+    TrainField {
+        field: usize,
+        buf: String,
+    },
+}
+
+/// The two screens: reviewing labels, and training on them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    Review,
+    Train,
 }
 
 /// The names of the settings form's fields, in order.
@@ -99,6 +116,8 @@ pub struct Session {
     /// Shown instead, as an error, when something the user supplied was set aside (a bad key file).
     pub problem: Option<String>,
     pub keys: KeyMap,
+    /// Where runs go and the training form's first values.
+    pub training: TrainDefaults,
 }
 
 pub struct App {
@@ -123,6 +142,9 @@ pub struct App {
     /// Spinner phase; advanced by ticks while jobs run.
     pub tick: usize,
     pub should_quit: bool,
+    pub screen: Screen,
+    pub training: Training,
+    trainer: Arc<dyn Trainer>,
     undo: Vec<Snapshot>,
     redo: Vec<Snapshot>,
     namer: Arc<dyn Namer>,
@@ -159,6 +181,9 @@ impl App {
             size: Rect::new(0, 0, 80, 24),
             tick: 0,
             should_quit: false,
+            screen: Screen::Review,
+            training: Training::new(s.training),
+            trainer: Arc::new(training::Retrainer),
             undo: Vec::new(),
             redo: Vec::new(),
             namer: s.namer,
@@ -166,6 +191,12 @@ impl App {
             pending: Vec::new(),
             outbox: Vec::new(),
         }
+    }
+
+    /// Replaces the retrain loop (tests use a scripted one).
+    pub fn with_trainer(mut self, trainer: Arc<dyn Trainer>) -> App {
+        self.trainer = trainer;
+        self
     }
 
     // ----- queries used by rendering -----
@@ -392,7 +423,7 @@ impl App {
 
     // ----- background jobs -----
 
-    fn request(&mut self, kind: JobKind, work: Box<dyn FnOnce() -> JobOutput + Send>) {
+    fn request(&mut self, kind: JobKind, work: JobWork) {
         self.next_job += 1;
         let id = self.next_job;
         self.pending.retain(|(k, _)| *k != kind);
@@ -414,7 +445,7 @@ impl App {
         };
         self.request(
             JobKind::Naming,
-            Box::new(move || JobOutput::Naming(namer.name(&ds, &map, only.as_deref()))),
+            Box::new(move |_| JobOutput::Naming(namer.name(&ds, &map, only.as_deref()))),
         );
         self.info(what);
     }
@@ -423,7 +454,7 @@ impl App {
         let (ds, map) = (self.dataset.clone(), self.map.clone());
         self.request(
             JobKind::Export,
-            Box::new(move || {
+            Box::new(move |_| {
                 let plan = export::plan(&ds, &map, Policy::Strict);
                 let res = match export::write(&ds, &map, &plan, &dir, false) {
                     Ok(()) => Ok((dir, plan.summary)),
@@ -445,8 +476,12 @@ impl App {
         let Some(pos) = self.pending.iter().position(|(_, i)| *i == id) else {
             return;
         };
-        self.pending.remove(pos);
+        if out.is_final() {
+            self.pending.remove(pos);
+        }
         match out {
+            JobOutput::Retrain(ev) => self.training.on_event(*ev),
+            JobOutput::Retrained(res) => self.on_retrained(res),
             JobOutput::Naming(Err(e)) => self.error(format!("LLM naming failed: {e}")),
             JobOutput::Naming(Ok(naming)) => {
                 let mut skipped = Vec::new();

@@ -5,10 +5,14 @@
 //! drive); the event loop hands each request to [`Jobs::spawn`] and feeds results back through
 //! `App::on_job`. Each job carries the id the app gave it, which is how a stale result (an older
 //! request of the same kind) is recognised and dropped: the newest request wins.
+//!
+//! A long job (training) also sends updates before its result, over the same channel: the work
+//! closure gets a `send` for them, and [`JobOutput::is_final`] tells an update from the result.
 
 use std::sync::mpsc::{Receiver, Sender, channel};
 
 use crate::export::Summary;
+use crate::retrain::{Event, Outcome};
 
 use super::namer::Naming;
 
@@ -17,6 +21,7 @@ use super::namer::Naming;
 pub enum JobKind {
     Naming,
     Export,
+    Retrain,
 }
 
 impl JobKind {
@@ -25,6 +30,7 @@ impl JobKind {
         match self {
             JobKind::Naming => "asking the LLM",
             JobKind::Export => "exporting",
+            JobKind::Retrain => "training",
         }
     }
 }
@@ -34,13 +40,23 @@ impl JobKind {
 pub enum JobOutput {
     Naming(Result<Naming, String>),
     Export(Result<(std::path::PathBuf, Summary), String>),
+    /// An update of the retrain loop (not final).
+    Retrain(Box<Event>),
+    /// The retrain loop's end.
+    Retrained(Result<Outcome, String>),
 }
+
+/// How a job's work sends updates before its result.
+pub type Updates<'a> = &'a dyn Fn(JobOutput);
+
+/// A job's work: runs on its own thread, sends updates (if any), returns the result.
+pub type JobWork = Box<dyn FnOnce(Updates<'_>) -> JobOutput + Send + 'static>;
 
 /// A requested job: the closure does all the work and must not touch the app.
 pub struct Job {
     pub id: u64,
     pub kind: JobKind,
-    pub work: Box<dyn FnOnce() -> JobOutput + Send + 'static>,
+    pub work: JobWork,
 }
 
 impl std::fmt::Debug for Job {
@@ -53,11 +69,13 @@ impl std::fmt::Debug for Job {
 }
 
 impl Job {
-    /// Runs the job on the calling thread (what tests do instead of spawning). A panic inside the
-    /// work becomes a failed result, so the app never waits forever on a job that died.
-    pub fn run_here(self) -> (u64, JobOutput) {
+    /// Runs the job on the calling thread (what tests do instead of spawning), handing updates to
+    /// `send`. A panic inside the work becomes a failed result, so the app never waits forever on
+    /// a job that died.
+    pub fn run_here(self, send: Updates<'_>) -> (u64, JobOutput) {
         let kind = self.kind;
-        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(self.work))
+        let work = self.work;
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| work(send)))
             .unwrap_or_else(|_| JobOutput::failed(kind, "the background job crashed"));
         (self.id, out)
     }
@@ -68,7 +86,13 @@ impl JobOutput {
         match kind {
             JobKind::Naming => JobOutput::Naming(Err(why.to_string())),
             JobKind::Export => JobOutput::Export(Err(why.to_string())),
+            JobKind::Retrain => JobOutput::Retrained(Err(why.to_string())),
         }
+    }
+
+    /// False for an update that more output follows.
+    pub fn is_final(&self) -> bool {
+        !matches!(self, JobOutput::Retrain(_))
     }
 }
 
@@ -89,7 +113,11 @@ impl Jobs {
     pub fn spawn(&self, job: Job) {
         let tx = self.tx.clone();
         std::thread::spawn(move || {
-            let (id, out) = job.run_here();
+            let id = job.id;
+            let update = |o: JobOutput| {
+                let _ = tx.send((id, o));
+            };
+            let (id, out) = job.run_here(&update);
             // The receiver is gone only when the UI has quit; the result no longer matters then.
             let _ = tx.send((id, out));
         });
@@ -117,7 +145,7 @@ mod tests {
         jobs.spawn(Job {
             id: 7,
             kind: JobKind::Naming,
-            work: Box::new(|| JobOutput::Naming(Err("offline".into()))),
+            work: Box::new(|_| JobOutput::Naming(Err("offline".into()))),
         });
         let (id, out) = jobs.wait(Duration::from_secs(10)).expect("job finishes");
         assert_eq!(id, 7);
@@ -126,13 +154,44 @@ mod tests {
     }
 
     #[test]
+    fn updates_arrive_before_the_result_over_the_same_channel() {
+        let jobs = Jobs::default();
+        jobs.spawn(Job {
+            id: 4,
+            kind: JobKind::Retrain,
+            work: Box::new(|send| {
+                send(JobOutput::Retrain(Box::new(Event::Note("one".into()))));
+                send(JobOutput::Retrain(Box::new(Event::Note("two".into()))));
+                JobOutput::Retrained(Err("stopped".into()))
+            }),
+        });
+        let mut seen = Vec::new();
+        while let Some((id, out)) = jobs.wait(Duration::from_secs(10)) {
+            assert_eq!(id, 4);
+            let last = out.is_final();
+            seen.push(match out {
+                JobOutput::Retrain(e) => match *e {
+                    Event::Note(n) => n,
+                    other => panic!("unexpected {other:?}"),
+                },
+                JobOutput::Retrained(Err(e)) => e,
+                other => panic!("unexpected {other:?}"),
+            });
+            if last {
+                break;
+            }
+        }
+        assert_eq!(seen, ["one", "two", "stopped"]);
+    }
+
+    #[test]
     fn a_panicking_job_reports_a_failure_instead_of_vanishing() {
         let job = Job {
             id: 3,
             kind: JobKind::Export,
-            work: Box::new(|| panic!("disk on fire")),
+            work: Box::new(|_| panic!("disk on fire")),
         };
-        let (id, out) = job.run_here();
+        let (id, out) = job.run_here(&|_| {});
         assert_eq!(id, 3);
         assert!(matches!(out, JobOutput::Export(Err(e)) if e.contains("crashed")));
     }

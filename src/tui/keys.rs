@@ -31,10 +31,11 @@ pub enum Action {
     Redo,
     Save,
     Export,
+    Train,
 }
 
 impl Action {
-    pub const ALL: [Action; 21] = [
+    pub const ALL: [Action; 22] = [
         Action::Quit,
         Action::Help,
         Action::Up,
@@ -56,6 +57,7 @@ impl Action {
         Action::Redo,
         Action::Save,
         Action::Export,
+        Action::Train,
     ];
 
     /// The action's name in a key file.
@@ -82,6 +84,7 @@ impl Action {
             Action::Redo => "redo",
             Action::Save => "save",
             Action::Export => "export",
+            Action::Train => "train",
         }
     }
 
@@ -108,6 +111,7 @@ impl Action {
             Action::Redo => "redo",
             Action::Save => "save the label map",
             Action::Export => "export the single-label set",
+            Action::Train => "training screen: export, retrain, validate, compare",
         }
     }
 }
@@ -229,6 +233,7 @@ impl Default for KeyMap {
                 (Action::Redo, vec![Key::ctrl('r'), k('U')]),
                 (Action::Save, vec![k('s'), Key::ctrl('s')]),
                 (Action::Export, vec![k('e')]),
+                (Action::Train, vec![k('t'), p(F(5))]),
                 (Action::Help, vec![k('?'), p(F(1))]),
                 (Action::Quit, vec![k('q'), Key::ctrl('c')]),
             ],

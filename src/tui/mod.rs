@@ -25,7 +25,7 @@ use crate::curation::labels::{LabelMap, LabelMapError, default_labels_path};
 use crate::curation::{self, CurationError, CurationParams};
 use crate::dataset::{Dataset, DatasetError, LoadOptions};
 
-pub use app::{App, Session};
+pub use app::{App, Session, TrainDefaults};
 pub use namer::{Namer, Naming};
 
 /// What to open and where to write.
@@ -44,6 +44,8 @@ pub struct ReviewOptions {
     pub export_dir: PathBuf,
     /// Key file patching the default keys (see [`keys`]).
     pub keys: Option<PathBuf>,
+    /// The training screen's run directory and first settings.
+    pub training: TrainDefaults,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -171,6 +173,7 @@ pub fn load(
         export_dir: opts.export_dir.clone(),
         namer,
         note,
+        training: opts.training.clone(),
     })
 }
 

@@ -7,7 +7,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::widgets::{Block, BorderType, Borders, Widget};
 
-use super::app::{App, Mode, Pane};
+use super::app::{App, Mode, Pane, Screen};
 use super::views;
 
 /// Where each pane sits for a terminal of a given size; shared by drawing and mouse handling.
@@ -104,13 +104,17 @@ pub fn label_color(i: usize) -> Color {
 
 impl Widget for &App {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let a = Areas::new(area);
-        views::labels::render(self, a.labels, buf);
-        views::tags::render_members(self, a.members, buf);
-        views::tags::render_noise(self, a.noise, buf);
-        views::scatter::render(self, a.scatter, buf);
-        views::details::render(self, a.details, buf);
-        views::status::render(self, a.status, buf);
+        if self.screen == Screen::Train {
+            views::training::render(self, area, buf);
+        } else {
+            let a = Areas::new(area);
+            views::labels::render(self, a.labels, buf);
+            views::tags::render_members(self, a.members, buf);
+            views::tags::render_noise(self, a.noise, buf);
+            views::scatter::render(self, a.scatter, buf);
+            views::details::render(self, a.details, buf);
+            views::status::render(self, a.status, buf);
+        }
         match &self.mode {
             Mode::Normal => {}
             Mode::Help => views::popups::help(self, area, buf),
@@ -134,7 +138,15 @@ impl Widget for &App {
                 sel,
             } => views::popups::pick(self, purpose, options, *sel, area, buf),
             Mode::Settings { fields, field } => views::popups::settings(fields, *field, area, buf),
-            Mode::ConfirmQuit => views::popups::confirm_quit(area, buf),
+            Mode::ConfirmQuit => views::popups::confirm_quit(self, area, buf),
+            Mode::ConfirmTrain => views::popups::confirm_train(self, area, buf),
+            Mode::TrainField { field, buf: text } => views::popups::line_input(
+                crate::tui::app::training::TRAIN_FIELDS[*field],
+                text,
+                "Enter sets · Esc cancels · C-u clears",
+                area,
+                buf,
+            ),
         }
     }
 }

@@ -8,6 +8,7 @@ use plotters::prelude::*;
 use super::report::VaMetrics;
 use crate::plot::{palette, register_font};
 
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct VaPoint {
     pub truth: [f64; 2],
     pub pred: [f64; 2],

@@ -8,18 +8,27 @@ use ratatui::crossterm::event::{
 };
 use ratatui::layout::{Position, Rect};
 
-use super::{App, Dest, Mode, Pane, PickFor, SETTINGS_FIELDS};
+use super::{App, Dest, Mode, Pane, PickFor, SETTINGS_FIELDS, Screen};
 use crate::curation::CurationParams;
 use crate::tui::keys::Action;
 use crate::tui::ui;
 
 impl App {
     pub fn quit(&mut self) {
-        if self.dirty() {
+        if self.dirty() || self.training.running() {
             self.mode = Mode::ConfirmQuit;
         } else {
             self.should_quit = true;
         }
+    }
+
+    /// Quits after a confirmation; a running training is told to stop (its last finished epoch is
+    /// checkpointed, so `c` in a later session, or `musav train --resume`, continues it).
+    fn quit_now(&mut self) {
+        if self.training.running() {
+            self.stop_training();
+        }
+        self.should_quit = true;
     }
 
     pub fn handle_key(&mut self, ev: KeyEvent) {
@@ -27,13 +36,28 @@ impl App {
             Mode::Normal => self.normal_key(ev),
             Mode::Help => {}
             Mode::ConfirmQuit => match ev.code {
-                KeyCode::Char('y') | KeyCode::Char('Y') => self.should_quit = true,
+                KeyCode::Char('y') | KeyCode::Char('Y') => self.quit_now(),
                 KeyCode::Char('s') => {
                     if self.save().is_ok() {
-                        self.should_quit = true;
+                        self.quit_now();
                     }
                 }
                 _ => self.info("quit cancelled"),
+            },
+            Mode::ConfirmTrain => match ev.code {
+                KeyCode::Char('y') | KeyCode::Char('Y') => self.confirm_training(true),
+                _ => self.confirm_training(false),
+            },
+            Mode::TrainField { field, mut buf } => match ev.code {
+                KeyCode::Enter => {
+                    self.training.fields[field] = buf.trim().to_string();
+                    self.info(format!("{} set", super::training::TRAIN_FIELDS[field]));
+                }
+                KeyCode::Esc => self.info("unchanged"),
+                _ => {
+                    edit_line(&mut buf, &ev);
+                    self.mode = Mode::TrainField { field, buf };
+                }
             },
             Mode::Rename { label, mut buf } => match ev.code {
                 KeyCode::Enter => {
@@ -131,6 +155,10 @@ impl App {
     }
 
     fn normal_key(&mut self, ev: KeyEvent) {
+        if self.screen == Screen::Train {
+            self.training_key(ev);
+            return;
+        }
         if let Some(a) = self.keys.action(&ev) {
             self.perform(a);
         }
@@ -233,6 +261,7 @@ impl App {
                     buf: self.export_dir.display().to_string(),
                 }
             }
+            Action::Train => self.open_training(),
         }
     }
 

@@ -7,6 +7,7 @@ pub mod popups;
 pub mod scatter;
 pub mod status;
 pub mod tags;
+pub mod training;
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;

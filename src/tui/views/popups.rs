@@ -7,7 +7,8 @@ use ratatui::text::Line;
 use ratatui::widgets::{Block, BorderType, Clear, Paragraph, Widget};
 
 use super::{draw_list, fit};
-use crate::tui::app::{App, Dest, PickFor, SETTINGS_FIELDS};
+use crate::tui::app::training::TRAIN_KEYS;
+use crate::tui::app::{App, Dest, PickFor, SETTINGS_FIELDS, Screen};
 
 /// A centred rectangle of at most `w`×`h`, clipped to `area`.
 fn centered(area: Rect, w: u16, h: u16) -> Rect {
@@ -34,6 +35,9 @@ fn frame(title: &str, area: Rect, buf: &mut Buffer) -> Rect {
 }
 
 pub fn help(app: &App, area: Rect, buf: &mut Buffer) {
+    if app.screen == Screen::Train {
+        return train_help(area, buf);
+    }
     let rows = app.keys.bindings.len() as u16 + 3;
     let r = centered(area, 72, rows);
     let inner = frame("Keys (any key closes)", r, buf);
@@ -56,6 +60,16 @@ pub fn help(app: &App, area: Rect, buf: &mut Buffer) {
         ),
         Style::new().add_modifier(Modifier::DIM),
     ));
+    Paragraph::new(lines).render(inner, buf);
+}
+
+fn train_help(area: Rect, buf: &mut Buffer) {
+    let r = centered(area, 72, TRAIN_KEYS.len() as u16 + 2);
+    let inner = frame("Training keys (any key closes)", r, buf);
+    let lines: Vec<Line> = TRAIN_KEYS
+        .iter()
+        .map(|(k, what)| Line::raw(fit(&format!("{k:<14} {what}"), inner.width as usize)))
+        .collect();
     Paragraph::new(lines).render(inner, buf);
 }
 
@@ -137,14 +151,43 @@ pub fn settings(fields: &[String; 4], field: usize, area: Rect, buf: &mut Buffer
     Paragraph::new(lines).render(inner, buf);
 }
 
-pub fn confirm_quit(area: Rect, buf: &mut Buffer) {
-    let r = centered(area, 52, 5);
+pub fn confirm_quit(app: &App, area: Rect, buf: &mut Buffer) {
+    let mut lines = Vec::new();
+    if app.dirty() {
+        lines.push(Line::raw("The label map has edits that are not saved."));
+    }
+    if app.training.running() {
+        lines.push(Line::raw(
+            "A run is training: quitting stops it (c resumes it later).",
+        ));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(
+        if app.dirty() {
+            "y quit without saving · s save and quit · other: stay"
+        } else {
+            "y quit · other: stay"
+        },
+        Style::new().add_modifier(Modifier::BOLD),
+    ));
+    let r = centered(area, 64, lines.len() as u16 + 2);
+    let inner = frame("Quit?", r, buf);
+    Paragraph::new(lines).render(inner, buf);
+}
+
+/// Training exports the current map: unsaved edits are saved first, or nothing starts.
+pub fn confirm_train(app: &App, area: Rect, buf: &mut Buffer) {
+    let r = centered(area, 64, 6);
     let inner = frame("Unsaved edits", r, buf);
     Paragraph::new(vec![
-        Line::raw("The label map has edits that are not saved."),
+        Line::raw("Training exports the label map with its unsaved edits."),
+        Line::raw(fit(
+            &format!("y: save {} and train", app.save_path.display()),
+            inner.width as usize,
+        )),
         Line::raw(""),
         Line::styled(
-            "y quit without saving · s save and quit · other: stay",
+            "y save and train · other: cancel (nothing is written)",
             Style::new().add_modifier(Modifier::BOLD),
         ),
     ])

@@ -41,13 +41,23 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         ));
     }
     let third = if let Some(kind) = app.busy() {
-        Line::from(vec![
+        let mut spans = vec![
             Span::styled(
                 SPINNER[app.tick % SPINNER.len()],
                 Style::new().fg(Color::Cyan),
             ),
             Span::raw(format!(" {}…", kind.describe())),
-        ])
+        ];
+        // A run takes long: its latest message (e.g. a failed export of another job) stays visible.
+        if let Some(m) = &app.message {
+            let style = if m.error {
+                Style::new().fg(Color::Red)
+            } else {
+                Style::new().add_modifier(Modifier::DIM)
+            };
+            spans.push(Span::styled(format!(" · {}", m.text), style));
+        }
+        Line::from(spans)
     } else if let Some(m) = &app.message {
         let style = if m.error {
             Style::new().fg(Color::Red).add_modifier(Modifier::BOLD)
@@ -59,13 +69,14 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         let k = |a| app.keys.hint(a);
         Line::styled(
             format!(
-                "{} help · {} rename · {} move · {} noise · {} undo · {} save · {} quit",
+                "{} help · {} rename · {} move · {} noise · {} undo · {} save · {} train · {} quit",
                 k(Action::Help),
                 k(Action::Rename),
                 k(Action::Move),
                 k(Action::ToNoise),
                 k(Action::Undo),
                 k(Action::Save),
+                k(Action::Train),
                 k(Action::Quit)
             ),
             Style::new().add_modifier(Modifier::DIM),
