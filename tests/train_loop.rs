@@ -12,7 +12,9 @@ use musav::dataset::Split;
 use musav::train::artifacts::RunDir;
 use musav::train::data::MemorySource;
 use musav::train::report;
-use musav::train::run::{Progress, Stop, TrainConfig, TrainInputs, predict_probs, train};
+use musav::train::run::{
+    Progress, Stop, TrainConfig, TrainInputs, TrainOutcome, predict_probs, train,
+};
 use ndarray::Array2;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -86,6 +88,23 @@ fn small() -> TrainConfig {
         .with_patience(5)
         .with_learning_rate(3e-3)
         .with_dropout(0.1)
+}
+
+/// Runs `inputs` (a resume) to the end; returns the epoch it said it starts at, and the outcome.
+fn resume(inputs: &TrainInputs<'_>, cfg: &TrainConfig) -> (Option<usize>, TrainOutcome) {
+    let mut start = None;
+    let outcome = train(
+        inputs,
+        cfg,
+        |p| {
+            if let Progress::Loaded { start_epoch, .. } = p {
+                start = Some(*start_epoch);
+            }
+        },
+        &AtomicBool::new(false),
+    )
+    .unwrap();
+    (start, outcome)
 }
 
 #[test]
@@ -193,18 +212,7 @@ fn an_interrupted_run_resumes_from_its_epoch() {
     assert_eq!(first.history.len(), 2);
 
     inputs.resume = true;
-    let mut start = None;
-    let second = train(
-        &inputs,
-        &cfg,
-        |p| {
-            if let Progress::Loaded { start_epoch, .. } = p {
-                start = Some(*start_epoch);
-            }
-        },
-        &AtomicBool::new(false),
-    )
-    .unwrap();
+    let (start, second) = resume(&inputs, &cfg);
     assert_eq!(start, Some(3));
     assert_eq!(second.stop, Stop::MaxEpochs);
     let epochs: Vec<usize> = second.history.iter().map(|e| e.epoch).collect();
@@ -247,18 +255,7 @@ fn a_run_stopped_before_its_first_epoch_ends_has_no_model_and_resumes_from_the_s
     assert!(!RunDir::new(&out).has_checkpoint());
 
     inputs.resume = true;
-    let mut start = None;
-    let resumed = train(
-        &inputs,
-        &cfg,
-        |p| {
-            if let Progress::Loaded { start_epoch, .. } = p {
-                start = Some(*start_epoch);
-            }
-        },
-        &AtomicBool::new(false),
-    )
-    .unwrap();
+    let (start, resumed) = resume(&inputs, &cfg);
     assert_eq!(start, Some(1));
     assert_eq!(resumed.history.len(), 1);
     assert!(resumed.model.is_some());

@@ -103,6 +103,11 @@ fn save_and_quit(tmux: &Tmux, limit: Duration) {
     tmux.wait_for("the save", limit, |s| {
         s.contains("saved ") && s.contains(" · saved")
     });
+    quit(tmux, limit);
+}
+
+/// Presses `q` (nothing unsaved) and waits for the process to end.
+fn quit(tmux: &Tmux, limit: Duration) {
     tmux.keys(&["q"]);
     let start = Instant::now();
     while tmux.run(&["has-session", "-t", "review"]) {
@@ -434,16 +439,7 @@ fn the_training_screen_runs_the_loop_twice_and_compares_the_runs() {
     });
     assert!(s.contains("precision") || s.contains("prec"), "{s}");
     assert!(s.contains("Relabeled"), "{s}");
-    tmux.keys(&["q"]);
-    let start = Instant::now();
-    while tmux.run(&["has-session", "-t", "review"]) {
-        assert!(
-            start.elapsed() < limit,
-            "musav did not quit:\n{}",
-            tmux.capture()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    quit(&tmux, limit);
 
     let saved = LabelMap::load(&map).unwrap();
     assert_eq!(saved.labels[0].name, "Relabeled");
