@@ -205,6 +205,14 @@ fn stages(
     }
 
     enter(Stage::Train, log, on_event);
+    // A resume may train further than the run was first set to (the form's epochs).
+    if plan.resume
+        && RunDir::new(&plan.run)
+            .extend_epochs(plan.config.epochs)
+            .map_err(|e| fail(Stage::Train)(&e))?
+    {
+        log.line(&format!("epoch budget raised to {}", plan.config.epochs));
+    }
     let source = FeatureSource::open(&plan.features, plan.cache.as_deref())
         .map_err(|e| fail(Stage::Train)(&e))?;
     let inputs = TrainInputs {

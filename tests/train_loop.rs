@@ -223,6 +223,15 @@ fn an_interrupted_run_resumes_from_its_epoch() {
         assert!((a.train_loss - b.train_loss).abs() < 1e-9);
         assert_eq!(a.val_macro_f1, b.val_macro_f1);
     }
+
+    // A finished run can be extended: a larger budget, never a smaller one.
+    let run = RunDir::new(&out);
+    assert!(!run.extend_epochs(2).unwrap());
+    assert!(run.extend_epochs(4).unwrap());
+    let (start, third) = resume(&inputs, &cfg);
+    assert_eq!(start, Some(4));
+    let epochs: Vec<usize> = third.history.iter().map(|e| e.epoch).collect();
+    assert_eq!(epochs, [1, 2, 3, 4]);
 }
 
 #[test]

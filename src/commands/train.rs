@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::features::FeatureSource;
+use crate::train::artifacts::RunDir;
 use crate::train::run::{Balance, Progress, Stop, TrainConfig, TrainInputs, train};
 
 /// Train the mood ResNet on an export's single-label set
@@ -12,7 +13,8 @@ use crate::train::run::{Balance, Progress, Stop, TrainConfig, TrainInputs, train
 #[command(after_help = "Examples:\n  \
     musav train --export out/synth-export --features out/synth --out runs/synth\n  \
     musav train --export out/export --features ~/mtg/melspecs --out runs/a --epochs 60\n  \
-    musav train --export out/export --features ~/mtg/melspecs --out runs/a --resume\n\
+    musav train --export out/export --features ~/mtg/melspecs --out runs/a --resume\n  \
+    musav train --export out/export --features ~/mtg/melspecs --out runs/a --resume --epochs 80\n\
     The run directory records the label map and its hash, the export summary, the config, the\n\
     per-epoch metrics (metrics.csv), the best model and the last checkpoint.")]
 pub struct Args {
@@ -28,11 +30,13 @@ pub struct Args {
     /// Run directory to create (or to continue with --resume)
     #[arg(long, value_name = "RUN_DIR")]
     pub out: PathBuf,
-    /// Continue an interrupted run from its last checkpoint (its saved config wins)
+    /// Continue an interrupted run from its last checkpoint (its saved config wins, except that
+    /// --epochs can raise the epoch budget)
     #[arg(long)]
     pub resume: bool,
-    #[arg(long, default_value_t = 40)]
-    pub epochs: usize,
+    /// Epochs to train [default: 40]; with --resume, a larger value than the run's extends it
+    #[arg(long)]
+    pub epochs: Option<usize>,
     #[arg(long, default_value_t = 16)]
     pub batch_size: usize,
     #[arg(long, default_value_t = 1e-3)]
@@ -67,7 +71,7 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let source = FeatureSource::open(&args.features, args.cache.as_deref())?;
     let config = TrainConfig::new()
-        .with_epochs(args.epochs)
+        .with_epochs(args.epochs.unwrap_or(40))
         .with_batch_size(args.batch_size)
         .with_learning_rate(args.lr)
         .with_weight_decay(args.weight_decay)
@@ -79,6 +83,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .with_channels(args.channels.clone())
         .with_embedding(args.embedding)
         .with_dropout(args.dropout);
+    if args.resume
+        && let Some(n) = args.epochs
+        && RunDir::new(&args.out).exists()
+        && RunDir::new(&args.out).extend_epochs(n)?
+    {
+        println!("extended {} to {n} epochs", args.out.display());
+    }
     let inputs = TrainInputs {
         export: &args.export,
         features: args.features.display().to_string(),

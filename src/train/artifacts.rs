@@ -141,6 +141,18 @@ impl RunDir {
         self.read_json(RUN_JSON)
     }
 
+    /// Raises the run's epoch budget so that a resume trains further than the run was first set
+    /// to (the learning-rate schedule then stretches over the new total). Never lowers it.
+    pub fn extend_epochs(&self, epochs: usize) -> Result<bool, ArtifactError> {
+        let mut info = self.info()?;
+        if epochs <= info.train.epochs {
+            return Ok(false);
+        }
+        info.train.epochs = epochs;
+        self.write_json(RUN_JSON, &info)?;
+        Ok(true)
+    }
+
     /// Copies the export's label map and summary into the run (provenance for `compare`).
     pub fn copy_export_files(&self, export: &Path) -> Result<(), ArtifactError> {
         for (from, to) in [
