@@ -231,8 +231,10 @@ struct Fixture {
 
 fn fixture(trainer: Arc<dyn Trainer>) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
+    // A directory the feature-source check accepts (one .npy file); the scripted trainer reads none.
     let features = dir.path().join("features");
-    std::fs::create_dir_all(&features).unwrap();
+    std::fs::create_dir_all(features.join("00")).unwrap();
+    std::fs::write(features.join("00/1.npy"), b"not read").unwrap();
     let opts = ReviewOptions {
         data: util::shipped_metadata(),
         tag_prefix: musav::dataset::DEFAULT_TAG_PREFIX.into(),

@@ -13,6 +13,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use super::{App, Mode};
 use crate::curation::labels::LabelMap;
 use crate::dataset::Dataset;
+use crate::features::FeatureSource;
 use crate::retrain::{self, Compared, Event, Outcome, RetrainPlan, Stage, VaResult};
 use crate::train::artifacts::RunDir;
 use crate::train::report::ValidationReport;
@@ -71,6 +72,9 @@ impl Default for TrainDefaults {
         }
     }
 }
+
+/// The mel-spectrogram cache under the runs directory when `--cache` is not given.
+pub const MEL_CACHE: &str = "mel-cache";
 
 /// The form's fields, in order.
 pub const TRAIN_FIELDS: [&str; 5] = ["features", "run directory", "epochs", "width", "seed"];
@@ -202,9 +206,8 @@ impl Training {
         if features.is_empty() {
             return Err("set the feature source (official .npy directory, audio root or synthetic corpus): ↑↓ to the field, Enter to edit".into());
         }
-        if !Path::new(features).exists() {
-            return Err(format!("{features}: no such feature source"));
-        }
+        // Checked now (a quick scan), so a wrong path is reported before anything is exported.
+        FeatureSource::open(Path::new(features), None).map_err(|e| e.to_string())?;
         let run = PathBuf::from(run.trim());
         if run.as_os_str().is_empty() {
             return Err("set the run directory".into());
@@ -240,7 +243,13 @@ impl Training {
         Ok(RetrainPlan {
             run,
             features: PathBuf::from(features),
-            cache: self.defaults.cache.clone(),
+            // Spectrograms computed from audio are kept between runs: a relabeling does not change them.
+            cache: Some(
+                self.defaults
+                    .cache
+                    .clone()
+                    .unwrap_or_else(|| self.defaults.runs.join(MEL_CACHE)),
+            ),
             config,
             resume,
             previous,
