@@ -1,12 +1,18 @@
-//! Decoding to mono f32: WAV through `hound` (every PCM and float layout), MP3/OGG/FLAC through
-//! `symphonia`, both pure Rust so musav needs no system codec.
+//! Decoding to mono f32: WAV through `hound` (every PCM and float layout), MP3 through `nanomp3`
+//! (a port of minimp3: about twice as fast as symphonia's MP3 decoder, and it trims the encoder's
+//! delay and padding as libsndfile/mpg123 do for librosa, so samples line up with librosa's),
+//! OGG/FLAC and any MP3 nanomp3 rejects through `symphonia`; all pure Rust, so musav needs no
+//! system codec.
 //!
 //! Channels are averaged, as librosa's `to_mono` does, so features match the reference pipeline.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use symphonia::core::audio::SampleBuffer;
+use std::cell::RefCell;
+use std::io::Read;
+
+use symphonia::core::audio::{AudioBufferRef, SampleBuffer};
 use symphonia::core::codecs::DecoderOptions;
 use symphonia::core::errors::Error as SymError;
 use symphonia::core::formats::FormatOptions;
@@ -15,7 +21,7 @@ use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
 use super::TARGET_SAMPLE_RATE;
-use super::resample::{ResampleError, resample};
+use super::resample::{ResampleError, resample_into};
 
 /// Mono samples and their rate, as decoded.
 #[derive(Debug, Clone)]
@@ -50,37 +56,77 @@ pub enum DecodeError {
 
 /// Decodes `path` and resamples it to 12 kHz mono: the input of [`super::mel::mel_spectrogram`].
 pub fn load_mono_12k(path: &Path) -> Result<Vec<f32>, DecodeError> {
-    let mono = decode_mono(path)?;
-    resample(&mono.samples, mono.sample_rate, TARGET_SAMPLE_RATE).map_err(|source| {
-        DecodeError::Resample {
-            path: path.to_path_buf(),
-            source,
+    let mut out = Vec::new();
+    load_mono_12k_into(path, &mut out)?;
+    Ok(out)
+}
+
+/// The per-thread decode buffer is kept between files up to this many samples (64 MB, 6 min at
+/// 44.1 kHz), so one very long track does not pin its memory in every worker thread.
+const KEEP_SCRATCH: usize = 1 << 24;
+
+thread_local! {
+    /// The decoded signal at its own rate, reused across files (no page faults per file).
+    static DECODED: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// [`load_mono_12k`] into `out` (cleared first): the decoded signal at its own rate lives in a
+/// per-thread buffer, so a feature run allocates nothing per file but its output.
+pub fn load_mono_12k_into(path: &Path, out: &mut Vec<f32>) -> Result<(), DecodeError> {
+    DECODED.with(|cell| {
+        let mut decoded = cell.borrow_mut();
+        let result = decode_mono_into(path, &mut decoded).and_then(|rate| {
+            resample_into(&decoded, rate, TARGET_SAMPLE_RATE, out).map_err(|source| {
+                DecodeError::Resample {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            })
+        });
+        if decoded.capacity() > KEEP_SCRATCH {
+            *decoded = Vec::new();
         }
+        result
     })
 }
 
 /// Decodes `path` to mono at its own sample rate.
 pub fn decode_mono(path: &Path) -> Result<Mono, DecodeError> {
+    let mut samples = Vec::new();
+    let sample_rate = decode_mono_into(path, &mut samples)?;
+    Ok(Mono {
+        samples,
+        sample_rate,
+    })
+}
+
+/// Decodes `path` to mono into `out` (cleared first) and returns the sample rate.
+pub fn decode_mono_into(path: &Path, out: &mut Vec<f32>) -> Result<u32, DecodeError> {
+    out.clear();
     if !path.is_file() {
         return Err(DecodeError::Missing {
             path: path.to_path_buf(),
         });
     }
-    let is_wav = path
+    let ext = path
         .extension()
         .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("wav"));
-    let mono = if is_wav {
-        decode_wav(path)?
-    } else {
-        decode_symphonia(path)?
+        .map(str::to_ascii_lowercase);
+    let rate = match ext.as_deref() {
+        Some("wav") => decode_wav(path, out)?,
+        Some("mp3") => match decode_mp3(path, out)? {
+            Some(rate) => rate,
+            // Not an MP3 nanomp3 can read: symphonia decodes it or says precisely why not.
+            None => decode_symphonia(path, out)?,
+        },
+        _ => decode_symphonia(path, out)?,
     };
-    if mono.samples.is_empty() {
+    if out.is_empty() {
         return Err(DecodeError::Empty {
             path: path.to_path_buf(),
         });
     }
-    Ok(mono)
+    Ok(rate)
 }
 
 fn corrupt(path: &Path, reason: impl std::fmt::Display) -> DecodeError {
@@ -90,7 +136,7 @@ fn corrupt(path: &Path, reason: impl std::fmt::Display) -> DecodeError {
     }
 }
 
-fn decode_wav(path: &Path) -> Result<Mono, DecodeError> {
+fn decode_wav(path: &Path, out: &mut Vec<f32>) -> Result<u32, DecodeError> {
     let reader = hound::WavReader::open(path).map_err(|e| match e {
         hound::Error::IoError(source) if source.kind() != std::io::ErrorKind::UnexpectedEof => {
             DecodeError::Io {
@@ -106,39 +152,106 @@ fn decode_wav(path: &Path) -> Result<Mono, DecodeError> {
     })?;
     let spec = reader.spec();
     let channels = usize::from(spec.channels.max(1));
-    let interleaved: Vec<f32> = match spec.sample_format {
-        hound::SampleFormat::Float => reader
-            .into_samples::<f32>()
-            .collect::<Result<_, _>>()
-            .map_err(|e| corrupt(path, e))?,
-        // The common CD layout is read as raw bytes: hound's per-sample iterator costs more than
-        // the whole mel-spectrogram.
+    let n = reader.len() as usize;
+    out.reserve(n / channels);
+    match spec.sample_format {
+        // The common CD layout is read as raw bytes in blocks and mixed down on the fly: hound's
+        // per-sample iterator costs more than the whole mel-spectrogram.
         hound::SampleFormat::Int if spec.bits_per_sample == 16 => {
-            let n = reader.len() as usize;
-            let mut raw = vec![0u8; n * 2];
             let mut inner = reader.into_inner();
-            std::io::Read::read_exact(&mut inner, &mut raw).map_err(|e| corrupt(path, e))?;
-            raw.chunks_exact(2)
-                .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32768.0)
-                .collect()
+            let frame_bytes = 2 * channels;
+            let mut raw = vec![0u8; (1 << 16) / frame_bytes * frame_bytes];
+            let mut left = (n / channels) * frame_bytes;
+            while left > 0 {
+                let take = left.min(raw.len());
+                let chunk = &mut raw[..take];
+                inner.read_exact(chunk).map_err(|e| corrupt(path, e))?;
+                left -= chunk.len();
+                mix_i16(chunk, channels, out);
+            }
+        }
+        hound::SampleFormat::Float => {
+            let interleaved: Vec<f32> = reader
+                .into_samples::<f32>()
+                .collect::<Result<_, _>>()
+                .map_err(|e| corrupt(path, e))?;
+            downmix_into(&interleaved, channels, out);
         }
         hound::SampleFormat::Int => {
             // Full scale of a signed `bits`-bit integer, as soundfile/librosa scale it.
             let scale = 1.0 / (1u64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f32;
-            reader
+            let interleaved: Vec<f32> = reader
                 .into_samples::<i32>()
                 .map(|s| s.map(|v| v as f32 * scale))
                 .collect::<Result<_, _>>()
-                .map_err(|e| corrupt(path, e))?
+                .map_err(|e| corrupt(path, e))?;
+            downmix_into(&interleaved, channels, out);
         }
-    };
-    Ok(Mono {
-        samples: downmix(&interleaved, channels),
-        sample_rate: spec.sample_rate,
-    })
+    }
+    Ok(spec.sample_rate)
 }
 
-fn decode_symphonia(path: &Path) -> Result<Mono, DecodeError> {
+/// Little-endian 16-bit frames of `channels` samples, averaged into `out`.
+fn mix_i16(raw: &[u8], channels: usize, out: &mut Vec<f32>) {
+    let s = |b: &[u8]| f32::from(i16::from_le_bytes([b[0], b[1]]));
+    match channels {
+        1 => out.extend(raw.chunks_exact(2).map(|b| s(b) * (1.0 / 32768.0))),
+        // Exact: the sum of two 16-bit values fits f32's mantissa, the scale is a power of two.
+        // One 32-bit load per frame, split by shifts, over a slice of `out` (an `extend` over the
+        // same iterator does not vectorise and costs twice as much).
+        2 => {
+            let base = out.len();
+            out.resize(base + raw.len() / 4, 0.0);
+            for (o, b) in out[base..].iter_mut().zip(raw.chunks_exact(4)) {
+                let v = i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                *o = ((v << 16 >> 16) + (v >> 16)) as f32 * (1.0 / 65536.0);
+            }
+        }
+        _ => {
+            let inv = 1.0 / channels as f32;
+            out.extend(raw.chunks_exact(2 * channels).map(|frame| {
+                frame
+                    .chunks_exact(2)
+                    .map(|b| s(b) * (1.0 / 32768.0))
+                    .sum::<f32>()
+                    * inv
+            }));
+        }
+    }
+}
+
+/// MP3 through nanomp3; `None` (and `out` empty) when it finds no audio or the stream changes
+/// format midway, for symphonia to handle.
+fn decode_mp3(path: &Path, out: &mut Vec<f32>) -> Result<Option<u32>, DecodeError> {
+    let data = std::fs::read(path).map_err(|source| DecodeError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut reader = nanomp3::SliceReader::<f32>::new(&data);
+    let Some(channels) = reader.channels() else {
+        return Ok(None);
+    };
+    let channels = channels.num() as usize;
+    if let Some(total) = reader.total_samples() {
+        out.reserve(total.min(1 << 28) as usize);
+    }
+    loop {
+        match reader.read_frame() {
+            Ok(Some(frame)) => downmix_into(frame, channels, out),
+            Ok(None) => break,
+            Err(_) => {
+                out.clear();
+                return Ok(None);
+            }
+        }
+    }
+    if out.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(reader.sample_rate()))
+}
+
+fn decode_symphonia(path: &Path, out: &mut Vec<f32>) -> Result<u32, DecodeError> {
     let file = File::open(path).map_err(|source| DecodeError::Io {
         path: path.to_path_buf(),
         source,
@@ -174,7 +287,9 @@ fn decode_symphonia(path: &Path) -> Result<Mono, DecodeError> {
             reason: e.to_string(),
         })?;
     let mut sample_rate = track.codec_params.sample_rate;
-    let mut samples = Vec::new();
+    if let Some(frames) = track.codec_params.n_frames {
+        out.reserve(frames.min(1 << 28) as usize);
+    }
     let mut buf: Option<SampleBuffer<f32>> = None;
     let (mut good, mut bad) = (0usize, 0usize);
     loop {
@@ -193,13 +308,18 @@ fn decode_symphonia(path: &Path) -> Result<Mono, DecodeError> {
                 let spec = *audio.spec();
                 sample_rate.get_or_insert(spec.rate);
                 let channels = spec.channels.count().max(1);
+                // MP3 and Vorbis decode to planar f32: mix the planes straight into `out`.
+                if let AudioBufferRef::F32(planar) = &audio {
+                    mix_planes(planar.planes().planes(), out);
+                    continue;
+                }
                 let needed = audio.capacity() as u64;
                 let sb = match &mut buf {
                     Some(b) if b.capacity() >= audio.capacity() * channels => b,
                     _ => buf.insert(SampleBuffer::new(needed, spec)),
                 };
                 sb.copy_interleaved_ref(audio);
-                samples.extend(downmix(sb.samples(), channels));
+                downmix_into(sb.samples(), channels, out);
             }
             // A damaged frame is skipped, as players do; a file of damaged frames is corrupt.
             Err(SymError::DecodeError(_)) => bad += 1,
@@ -213,22 +333,39 @@ fn decode_symphonia(path: &Path) -> Result<Mono, DecodeError> {
         path: path.to_path_buf(),
         reason: "unknown sample rate".into(),
     })?;
-    Ok(Mono {
-        samples,
-        sample_rate,
-    })
+    Ok(sample_rate)
 }
 
-/// Averages interleaved channels into one.
-fn downmix(interleaved: &[f32], channels: usize) -> Vec<f32> {
+/// Averages planar channels into `out`.
+fn mix_planes(planes: &[&[f32]], out: &mut Vec<f32>) {
+    match planes {
+        [] => {}
+        [mono] => out.extend_from_slice(mono),
+        [l, r] => out.extend(l.iter().zip(r.iter()).map(|(a, b)| (a + b) * 0.5)),
+        _ => {
+            let inv = 1.0 / planes.len() as f32;
+            let n = planes[0].len();
+            out.extend((0..n).map(|i| planes.iter().map(|p| p[i]).sum::<f32>() * inv));
+        }
+    }
+}
+
+/// Averages interleaved channels into `out`.
+fn downmix_into(interleaved: &[f32], channels: usize, out: &mut Vec<f32>) {
     if channels <= 1 {
-        return interleaved.to_vec();
+        out.extend_from_slice(interleaved);
+        return;
+    }
+    if channels == 2 {
+        out.extend(interleaved.chunks_exact(2).map(|f| (f[0] + f[1]) * 0.5));
+        return;
     }
     let inv = 1.0 / channels as f32;
-    interleaved
-        .chunks_exact(channels)
-        .map(|frame| frame.iter().sum::<f32>() * inv)
-        .collect()
+    out.extend(
+        interleaved
+            .chunks_exact(channels)
+            .map(|frame| frame.iter().sum::<f32>() * inv),
+    );
 }
 
 #[cfg(test)]
@@ -237,7 +374,27 @@ mod tests {
 
     #[test]
     fn downmix_averages_channels() {
-        assert_eq!(downmix(&[1.0, 0.0, 0.5, 0.5], 2), vec![0.5, 0.5]);
-        assert_eq!(downmix(&[0.25, -0.25], 1), vec![0.25, -0.25]);
+        let mut out = Vec::new();
+        downmix_into(&[1.0, 0.0, 0.5, 0.5], 2, &mut out);
+        downmix_into(&[0.25, -0.25], 1, &mut out);
+        assert_eq!(out, vec![0.5, 0.5, 0.25, -0.25]);
+        out.clear();
+        mix_planes(&[&[1.0, 0.5], &[0.0, 0.5]], &mut out);
+        mix_planes(&[&[0.0], &[0.3], &[0.6]], &mut out);
+        assert_eq!(out, vec![0.5, 0.5, 0.3]);
+    }
+
+    #[test]
+    fn mixes_16_bit_frames_like_the_float_path() {
+        let frames: [i16; 6] = [32767, -32768, 100, -3, -1, 1];
+        let raw: Vec<u8> = frames.iter().flat_map(|v| v.to_le_bytes()).collect();
+        for channels in [1usize, 2, 3] {
+            let mut fast = Vec::new();
+            mix_i16(&raw, channels, &mut fast);
+            let float: Vec<f32> = frames.iter().map(|&v| f32::from(v) / 32768.0).collect();
+            let mut slow = Vec::new();
+            downmix_into(&float, channels, &mut slow);
+            assert_eq!(fast, slow, "{channels} channels");
+        }
     }
 }

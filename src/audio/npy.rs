@@ -44,7 +44,8 @@ pub fn read_mel(path: &Path) -> Result<Array2<f32>, NpyError> {
 
 /// Serialises to `.npy` bytes (float32, C order).
 pub fn to_npy_bytes(mel: &Array2<f32>) -> Vec<u8> {
-    let mut bytes = Vec::new();
+    // Header (at most a few hundred bytes) plus the data, allocated once.
+    let mut bytes = Vec::with_capacity(256 + 4 * mel.len());
     // Writing to a Vec cannot fail for a standard-layout f32 array.
     let std = mel.as_standard_layout();
     let _ = std.write_npy(&mut bytes);

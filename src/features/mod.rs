@@ -6,11 +6,12 @@
 pub mod cache;
 pub mod run;
 
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
 use ndarray::Array2;
 
-use crate::audio::decode::{DecodeError, load_mono_12k};
+use crate::audio::decode::{DecodeError, load_mono_12k_into};
 use crate::audio::mel::{MelConfig, mel_spectrogram};
 use crate::audio::npy::{NpyError, read_mel};
 use cache::Cache;
@@ -164,7 +165,19 @@ impl FeatureSource {
             FeatureSource::Audio { cache, .. } => {
                 let cfg = MelConfig::default();
                 let compute = || -> Result<Array2<f32>, FeatureError> {
-                    Ok(mel_spectrogram(&load_mono_12k(&file)?, &cfg))
+                    // The 12 kHz signal lives in a per-thread buffer reused across tracks.
+                    thread_local! {
+                        static MONO_12K: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+                    }
+                    MONO_12K.with(|cell| {
+                        let mut mono = cell.borrow_mut();
+                        load_mono_12k_into(&file, &mut mono)?;
+                        let mel = mel_spectrogram(&mono, &cfg);
+                        if mono.capacity() > 1 << 23 {
+                            *mono = Vec::new();
+                        }
+                        Ok(mel)
+                    })
                 };
                 match cache {
                     None => Ok((compute()?, false)),
