@@ -1,19 +1,30 @@
 #!/usr/bin/env bash
 # One training step (forward + backward + AdamW) of the mood ResNet, default size, batch 16 × 96 × 141,
-# in burn (criterion, benches/train_step.rs, ndarray CPU backend) and in PyTorch (CPU, same threads),
-# in the same run; prints both and the ratio burn / PyTorch (< 1: burn faster).
-# Usage: scripts/bench-train.sh [threads]   (default: all cores, as burn's ndarray backend uses them)
+# in burn (benches/train_step.rs, every CPU backend built in) and in PyTorch (CPU, same threads), in the
+# same run; prints one line per burn backend with the ratio burn / PyTorch (< 1: burn faster).
+# Usage: scripts/bench-train.sh [threads] [cargo features, default "candle"]
+# Environment: MUSAV_BENCH_STEPS (default 5), MUSAV_BENCH_BACKENDS (e.g. "flex"), MUSAV_BENCH_OPS=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 threads=${1:-$(nproc)}
+features=${2-candle}
 scripts/bench-train-setup.sh
 venv="${MUSAV_CACHE:-$HOME/.cache/musav}/venv-torch"
-RAYON_NUM_THREADS=$threads cargo bench --quiet --bench train_step -- --noplot >/dev/null
-est="${CARGO_TARGET_DIR:-target}/criterion/train_step/burn_ndarray/16/new/estimates.json"
-burn_s=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['median']['point_estimate']/1e9)" "$est")
-torch_s=$("$venv/bin/python" scripts/bench_train_step.py "$threads" 10)
-python3 - "$burn_s" "$torch_s" "$threads" <<'PY'
+steps=${MUSAV_BENCH_STEPS:-5}
+burn_out=$(RAYON_NUM_THREADS=$threads MUSAV_BENCH_STEPS=$steps \
+  cargo bench --quiet --features "$features" --bench train_step)
+grep '^op ' <<<"$burn_out" || true
+torch_s=$("$venv/bin/python" scripts/bench_train_step.py "$threads" "$((steps * 2))")
+grep '^train_step ' <<<"$burn_out" | python3 -c '
 import sys
-b, t, n = float(sys.argv[1]), float(sys.argv[2]), sys.argv[3]
-print(f"train step, batch 16, {n} threads: burn ndarray {b*1e3:.0f} ms, PyTorch {t*1e3:.0f} ms, burn/PyTorch = {b/t:.2f}")
-PY
+t, n = float(sys.argv[1]), sys.argv[2]
+print(f"train step, batch 16, {n} threads: PyTorch {t*1e3:.0f} ms")
+for line in sys.stdin:
+    f = line.split()
+    if f[2] == "failed:":
+        print(f"  burn {f[1]:8s} {line.split(None, 2)[2].strip()}")
+        continue
+    ms = float(f[2])
+    detail = line.split(" ms ", 1)[1].strip()
+    print(f"  burn {f[1]:8s} {ms:8.0f} ms  burn/PyTorch = {ms/1e3/t:6.2f}  {detail}")
+' "$torch_s" "$threads"

@@ -5,6 +5,7 @@
 //! [`export`] (the single-label set).
 
 pub mod audio;
+pub mod backend;
 pub mod cli;
 pub mod commands;
 pub mod curation;

@@ -69,11 +69,60 @@ impl<B: Backend> ResBlock<B> {
     fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
         let y = self
             .act
-            .forward(self.bn1.forward(self.conv1.forward(x.clone())));
-        let y = self.bn2.forward(self.conv2.forward(y));
-        let shortcut = self.bn_proj.forward(self.proj.forward(x));
+            .forward(batch_norm_2d(&self.bn1, self.conv1.forward(x.clone())));
+        let y = batch_norm_2d(&self.bn2, self.conv2.forward(y));
+        let shortcut = batch_norm_2d(&self.bn_proj, self.proj.forward(x));
         self.act.forward(y + shortcut)
     }
+}
+
+/// `bn.forward(x)` for `[batch, channels, h, w]`, computed on the `[batch, channels, h·w]` view: the
+/// same statistics, running-state update and output as burn's `BatchNorm` (biased variance, running
+/// stats updated only when autodiff is on), but without burn's `swap_dims(0, 1).reshape(..)` copies of
+/// the whole activation and with the per-channel factors folded into one scale and one shift, so the
+/// backward pass reduces over the contiguous last axis. On burn's CPU backends this op was slower than
+/// the convolutions (see benches/train_step.rs, `MUSAV_BENCH_OPS=1`).
+pub fn batch_norm_2d<B: Backend>(bn: &BatchNorm<B>, x: Tensor<B, 4>) -> Tensor<B, 4> {
+    let [b, c, h, w] = x.dims();
+    let x = x.reshape([b, c, h * w]);
+    let device = x.device();
+    let (centered, var) = if B::ad_enabled(&device) {
+        let n = (b * h * w) as f64;
+        let mean = x.clone().sum_dim(2).sum_dim(0).div_scalar(n);
+        let centered = x - mean.clone();
+        let var = centered
+            .clone()
+            .square()
+            .sum_dim(2)
+            .sum_dim(0)
+            .div_scalar(n);
+        let m = bn.momentum;
+        let running_mean = bn.running_mean.value_sync().to_device(&device);
+        let running_var = bn.running_var.value_sync().to_device(&device);
+        bn.running_mean.update(
+            running_mean
+                .mul_scalar(1.0 - m)
+                .add(mean.detach().mul_scalar(m).reshape([c]))
+                .detach(),
+        );
+        bn.running_var.update(
+            running_var
+                .mul_scalar(1.0 - m)
+                .add(var.clone().detach().mul_scalar(m).reshape([c]))
+                .detach(),
+        );
+        (centered, var)
+    } else {
+        let mean = bn
+            .running_mean
+            .value()
+            .to_device(&device)
+            .reshape([1, c, 1]);
+        let var = bn.running_var.value().to_device(&device).reshape([1, c, 1]);
+        (x - mean, var)
+    };
+    let scale = bn.gamma.val().reshape([1, c, 1]) / var.add_scalar(bn.epsilon).sqrt();
+    (centered * scale + bn.beta.val().reshape([1, c, 1])).reshape([b, c, h, w])
 }
 
 #[derive(Module, Debug)]
@@ -115,7 +164,7 @@ impl<B: Backend> ResNet<B> {
     /// - output: `[batch, embedding]`
     pub fn embed(&self, mel: Tensor<B, 3>) -> Tensor<B, 2> {
         let [b, f, t] = mel.dims();
-        let mut x = self.spec_bn.forward(mel.reshape([b, 1, f, t]));
+        let mut x = batch_norm_2d(&self.spec_bn, mel.reshape([b, 1, f, t]));
         for block in &self.blocks {
             x = block.forward(x);
         }
@@ -138,6 +187,7 @@ impl<B: Backend> ResNet<B> {
 mod tests {
     use super::*;
     use burn::backend::NdArray;
+    use burn::module::AutodiffModule;
 
     #[test]
     fn forward_and_embedding_shapes() {
@@ -153,6 +203,40 @@ mod tests {
         );
         assert_eq!(model.embed(x.clone()).dims(), [3, 12]);
         assert_eq!(model.forward(x).dims(), [3, 5]);
+    }
+
+    #[test]
+    fn batch_norm_2d_matches_burn_batch_norm() {
+        use burn::backend::Autodiff;
+        type A = Autodiff<NdArray<f32>>;
+        let device = Default::default();
+        let x = Tensor::<A, 4>::random(
+            [3, 5, 4, 7],
+            burn::tensor::Distribution::Normal(1.0, 2.0),
+            &device,
+        );
+        let bn = BatchNormConfig::new(5).init::<A>(&device);
+        let ours = BatchNormConfig::new(5).init::<A>(&device);
+        for _ in 0..2 {
+            let a = bn.forward(x.clone());
+            let b = batch_norm_2d(&ours, x.clone());
+            a.into_data()
+                .assert_approx_eq::<f32>(&b.into_data(), burn::tensor::Tolerance::default());
+        }
+        bn.running_mean.value().into_data().assert_approx_eq::<f32>(
+            &ours.running_mean.value().into_data(),
+            burn::tensor::Tolerance::default(),
+        );
+        bn.running_var.value().into_data().assert_approx_eq::<f32>(
+            &ours.running_var.value().into_data(),
+            burn::tensor::Tolerance::default(),
+        );
+        let (bn, ours) = (bn.valid(), ours.valid());
+        let x = x.inner();
+        bn.forward(x.clone()).into_data().assert_approx_eq::<f32>(
+            &batch_norm_2d(&ours, x).into_data(),
+            burn::tensor::Tolerance::default(),
+        );
     }
 
     #[test]

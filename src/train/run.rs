@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use burn::backend::{Autodiff, NdArray};
 use burn::module::AutodiffModule;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
@@ -32,8 +31,8 @@ use super::metrics;
 use crate::dataset::Split;
 use crate::model::resnet::{ResNet, ResNetConfig};
 
-pub type CpuBackend = NdArray<f32>;
-pub type TrainBackend = Autodiff<CpuBackend>;
+pub type CpuBackend = crate::backend::CpuBackend;
+pub type TrainBackend = crate::backend::TrainBackend;
 
 /// How the loop compensates class imbalance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]

@@ -1,0 +1,10 @@
+//! The burn backend musav trains and predicts on: burn's pure-Rust CPU backend `flex` (gemm-based
+//! im2col convolutions, SIMD, rayon threads). Measured with `scripts/bench-train.sh` on the default
+//! network (README, "Training speed"): ndarray's convolution backward pass is a naive direct loop that
+//! takes seconds per layer, and candle cannot run the conv backward pass of this network at all.
+//! The GPU backend (wgpu) stays behind the cargo feature of the same name.
+
+/// Inference (and checkpoint loading) backend.
+pub type CpuBackend = burn::backend::Flex;
+/// Training backend: `CpuBackend` with autodiff.
+pub type TrainBackend = burn::backend::Autodiff<CpuBackend>;
