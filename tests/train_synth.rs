@@ -1,65 +1,92 @@
 //! End to end on the real synthetic corpus (WAV → mel → ResNet) through the binary:
-//! `musav synth`, `export`, `train`, `validate`, `compare`.
+//! `musav synth`, `export`, `train`, `validate`, `train-va`, `validate-va`, `predict`, `compare`.
+//!
+//! The corpus is sized for the VA acceptance figures (issue 8), not for the classifier alone: four
+//! labels × 150 clips (360 train / 120 validation / 120 test), the network's last blocks wide enough
+//! (32, 64 channels, 64-wide embedding) and its embedding dropout at the default 0.5, so that the
+//! frozen embedding keeps what valence needs (README, "Valence–arousal", for the seeds measured).
 
 mod util;
 
 use util::{musav, run};
 
-#[test]
-fn trains_on_the_synthetic_corpus_validates_and_compares() {
-    let tmp = tempfile::tempdir().unwrap();
-    let p = |s: &str| tmp.path().join(s);
+fn synth(out: &std::path::Path, per_label: &str) {
     let (ok, _, err) = run(musav()
         .args([
             "synth",
             "--per-label",
-            "20",
+            per_label,
             "--seconds",
             "3",
             "--labels-limit",
             "4",
             "--out",
         ])
-        .arg(p("synth")));
+        .arg(out));
     assert!(ok, "{err}");
+}
+
+fn export(data: &std::path::Path, out: &std::path::Path) {
     let (ok, _, err) = run(musav()
         .arg("export")
         .arg("--data")
-        .arg(p("synth"))
+        .arg(data)
         .arg("--out")
-        .arg(p("export")));
+        .arg(out));
     assert!(ok, "{err}");
-    let train = |out: &str, epochs: &str| {
+}
+
+/// validate-va's JSON report of the run's current head.
+fn va_report(run_dir: &std::path::Path) -> serde_json::Value {
+    let (ok, out, err) = run(musav().arg("validate-va").arg("--run").arg(run_dir));
+    assert!(ok, "{err}");
+    let text = std::fs::read_to_string(run_dir.join("va_report_test.json")).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    eprintln!("{out}");
+    report
+}
+
+fn fig(report: &serde_json::Value, who: &str, dim: &str, what: &str) -> f64 {
+    report[who][dim][what].as_f64().unwrap()
+}
+
+#[test]
+fn trains_on_the_synthetic_corpus_validates_and_compares() {
+    let tmp = tempfile::tempdir().unwrap();
+    let p = |s: &str| tmp.path().join(s);
+    synth(&p("synth"), "150");
+    export(&p("synth"), &p("export"));
+    let train = |export: &str, data: &str, out: &str, epochs: &str| {
         run(musav()
             .arg("train")
             .arg("--export")
-            .arg(p("export"))
+            .arg(p(export))
             .arg("--features")
-            .arg(p("synth"))
+            .arg(p(data))
             .arg("--cache")
-            .arg(p("cache"))
+            .arg(p(&format!("cache_{data}")))
             .arg("--out")
             .arg(p(out))
             .args([
                 "--channels",
-                "8,8,16,16,16",
+                "8,8,16,32,64",
                 "--embedding",
-                "16",
+                "64",
                 "--chunk-frames",
                 "64",
             ])
             .args([
                 "--batch-size",
-                "8",
+                "16",
                 "--lr",
                 "3e-3",
                 "--dropout",
-                "0.1",
+                "0.5",
                 "--epochs",
                 epochs,
             ]))
     };
-    let (ok, out, err) = train("run_a", "8");
+    let (ok, out, err) = train("export", "synth", "run_a", "3");
     assert!(ok, "{err}");
     assert!(out.contains("best epoch"), "{out}");
 
@@ -76,22 +103,26 @@ fn trains_on_the_synthetic_corpus_validates_and_compares() {
     assert_eq!(report["labels"].as_array().unwrap().len(), 4);
     assert!(p("run_a/confusion_test.png").exists());
 
-    // The VA head on the frozen embeddings, with the corpus's own ground truth (va.csv).
+    // The VA head on the frozen embeddings, with the corpus's own ground truth (va.csv), default loss.
     let (ok, out, err) = run(musav().arg("train-va").arg("--run").arg(p("run_a")));
     assert!(ok, "{err}");
     assert!(out.contains("validation CCC"), "{out}");
-    let (ok, out, err) = run(musav().arg("validate-va").arg("--run").arg(p("run_a")));
-    assert!(ok, "{err}");
-    let va: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(p("run_a/va_report_test.json")).unwrap())
-            .unwrap();
-    // A constant prediction has no covariance with the truth: CCC 0 (the metric code can fail).
+    let va = va_report(&p("run_a"));
+    assert_eq!(va["tracks"].as_u64(), Some(120), "{va}");
     for dim in ["valence", "arousal"] {
-        let c = va["baseline_mean"][dim]["ccc"].as_f64().unwrap();
-        assert!(c.abs() < 1e-9, "{dim}: {c} {out}");
+        // A constant prediction has no covariance with the truth: CCC 0 (the metric code can fail).
+        let mean = fig(&va, "baseline_mean", dim, "ccc");
+        assert!(mean.abs() < 1e-9, "{dim}: mean baseline CCC {mean}");
+        // The issue's acceptance figures: concordant, not shrunk toward the mean, and better than
+        // both baselines (the label centroid knows the classifier's predicted class).
+        let ccc = fig(&va, "model", dim, "ccc");
+        let spread = fig(&va, "model", dim, "spread_ratio");
+        let centroid = fig(&va, "baseline_label_centroid", dim, "ccc");
+        assert!(ccc >= 0.6, "{dim}: CCC {ccc} < 0.6\n{va}");
+        assert!(spread >= 0.7, "{dim}: spread ratio {spread} < 0.7\n{va}");
         assert!(
-            va["model"][dim]["spread_ratio"].as_f64().unwrap() > 0.0,
-            "{out}"
+            ccc > centroid && ccc > mean,
+            "{dim}: CCC {ccc} does not beat the label centroid {centroid} / the mean {mean}\n{va}"
         );
     }
     assert!(p("run_a/va_plane_predictions.png").exists());
@@ -128,7 +159,28 @@ fn trains_on_the_synthetic_corpus_validates_and_compares() {
     }
     assert_eq!(pred["failed"].as_array().unwrap().len(), 1);
 
-    let (ok, _, err) = train("run_b", "1");
+    // The default (CCC) loss against MSE on the same frozen embeddings: MSE is free to shrink
+    // predictions toward the mean, the CCC loss is not, so the default keeps the larger spread.
+    let (ok, _, err) = run(musav()
+        .args(["train-va", "--loss", "mse", "--run"])
+        .arg(p("run_a")));
+    assert!(ok, "{err}");
+    let mse = va_report(&p("run_a"));
+    let mean_spread = |r: &serde_json::Value| {
+        (fig(r, "model", "valence", "spread_ratio") + fig(r, "model", "arousal", "spread_ratio"))
+            / 2.0
+    };
+    assert!(
+        mean_spread(&va) > mean_spread(&mse),
+        "spread ratio: default (ccc) {:.3} vs mse {:.3}\n{va}\n{mse}",
+        mean_spread(&va),
+        mean_spread(&mse)
+    );
+
+    // Compare two runs (one-epoch runs on a small corpus: compare only needs two validated runs).
+    synth(&p("small"), "10");
+    export(&p("small"), &p("small_export"));
+    let (ok, _, err) = train("small_export", "small", "run_b", "1");
     assert!(ok, "{err}");
     let (ok, _, err) = run(musav().arg("validate").arg("--run").arg(p("run_b")));
     assert!(ok, "{err}");
@@ -137,7 +189,7 @@ fn trains_on_the_synthetic_corpus_validates_and_compares() {
     assert!(out.contains("macro-F1") && out.contains("F1 "), "{out}");
 
     // Comparing against a run that was never validated says what to run first.
-    let (ok, _, err) = train("run_c", "1");
+    let (ok, _, err) = train("small_export", "small", "run_c", "1");
     assert!(ok, "{err}");
     let (ok, _, err) = run(musav().arg("compare").arg(p("run_a")).arg(p("run_c")));
     assert!(!ok);
