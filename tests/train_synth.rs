@@ -1,16 +1,17 @@
 //! End to end on the real synthetic corpus (WAV → mel → ResNet) through the binary:
 //! `musav synth`, `export`, `train`, `validate`, `train-va`, `validate-va`, `predict`, `compare`.
 //!
-//! The corpus is sized for the VA acceptance figures (issue 8), not for the classifier alone: four
-//! labels × 150 clips (360 train / 120 validation / 120 test), the network's last blocks wide enough
-//! (32, 64 channels, 64-wide embedding) and its embedding dropout at the default 0.5, so that the
-//! frozen embedding keeps what valence needs (README, "Valence–arousal", for the seeds measured).
+//! The corpus is sized for the VA acceptance figures (issue 8), not for the classifier alone: all
+//! eleven labels × 60 clips (396 train / 132 validation / 132 test), 128-frame chunks, the network's
+//! last blocks wide enough (32, 64 channels, 64-wide embedding), six epochs, so that the frozen
+//! embedding keeps what valence needs (README, "Valence–arousal", for the seeds measured). With four
+//! labels the valence CCC sat at the 0.6 line; eleven labels are also the task musav is for.
 
 mod util;
 
 use util::{musav, run};
 
-fn synth(out: &std::path::Path, per_label: &str) {
+fn synth(out: &std::path::Path, per_label: &str, labels: &str) {
     let (ok, _, err) = run(musav()
         .args([
             "synth",
@@ -19,7 +20,7 @@ fn synth(out: &std::path::Path, per_label: &str) {
             "--seconds",
             "3",
             "--labels-limit",
-            "4",
+            labels,
             "--out",
         ])
         .arg(out));
@@ -54,7 +55,7 @@ fn fig(report: &serde_json::Value, who: &str, dim: &str, what: &str) -> f64 {
 fn trains_on_the_synthetic_corpus_validates_and_compares() {
     let tmp = tempfile::tempdir().unwrap();
     let p = |s: &str| tmp.path().join(s);
-    synth(&p("synth"), "150");
+    synth(&p("synth"), "60", "11");
     export(&p("synth"), &p("export"));
     let train = |export: &str, data: &str, out: &str, epochs: &str| {
         run(musav()
@@ -73,7 +74,7 @@ fn trains_on_the_synthetic_corpus_validates_and_compares() {
                 "--embedding",
                 "64",
                 "--chunk-frames",
-                "64",
+                "128",
             ])
             .args([
                 "--batch-size",
@@ -86,7 +87,7 @@ fn trains_on_the_synthetic_corpus_validates_and_compares() {
                 epochs,
             ]))
     };
-    let (ok, out, err) = train("export", "synth", "run_a", "3");
+    let (ok, out, err) = train("export", "synth", "run_a", "6");
     assert!(ok, "{err}");
     assert!(out.contains("best epoch"), "{out}");
 
@@ -98,9 +99,9 @@ fn trains_on_the_synthetic_corpus_validates_and_compares() {
     assert!(ok, "{err}");
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     let f1 = report["metrics"]["macro_f1"].as_f64().unwrap();
-    // Four labels: chance is 0.25; the issue asks for at least three times that.
+    // Eleven labels: chance is 0.09; the issue asks for at least three times that, this asks more.
     assert!(f1 >= 0.75, "test macro-F1 {f1}: {out}");
-    assert_eq!(report["labels"].as_array().unwrap().len(), 4);
+    assert_eq!(report["labels"].as_array().unwrap().len(), 11);
     assert!(p("run_a/confusion_test.png").exists());
 
     // The VA head on the frozen embeddings, with the corpus's own ground truth (va.csv), default loss.
@@ -108,7 +109,7 @@ fn trains_on_the_synthetic_corpus_validates_and_compares() {
     assert!(ok, "{err}");
     assert!(out.contains("validation CCC"), "{out}");
     let va = va_report(&p("run_a"));
-    assert_eq!(va["tracks"].as_u64(), Some(120), "{va}");
+    assert_eq!(va["tracks"].as_u64(), Some(132), "{va}");
     for dim in ["valence", "arousal"] {
         // A constant prediction has no covariance with the truth: CCC 0 (the metric code can fail).
         let mean = fig(&va, "baseline_mean", dim, "ccc");
@@ -178,7 +179,7 @@ fn trains_on_the_synthetic_corpus_validates_and_compares() {
     );
 
     // Compare two runs (one-epoch runs on a small corpus: compare only needs two validated runs).
-    synth(&p("small"), "10");
+    synth(&p("small"), "10", "4");
     export(&p("small"), &p("small_export"));
     let (ok, _, err) = train("small_export", "small", "run_b", "1");
     assert!(ok, "{err}");

@@ -8,7 +8,6 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::backend::{Autodiff, NdArray};
 use burn::module::AutodiffModule;
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig, Relu};
 use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
@@ -21,8 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use super::metrics;
 
-pub type CpuBackend = NdArray<f32>;
-pub type TrainBackend = Autodiff<CpuBackend>;
+pub use crate::backend::{CpuBackend, TrainBackend};
 
 #[derive(Config, Debug)]
 pub struct VaHeadConfig {
