@@ -2,7 +2,8 @@
 //! im2col convolutions, SIMD, rayon threads). Measured with `scripts/bench-train.sh` on the default
 //! network (README, "Training speed"): ndarray's convolution backward pass is a naive direct loop that
 //! takes seconds per layer, and candle cannot run the conv backward pass of this network at all.
-//! The GPU backend (wgpu) stays behind the cargo feature of the same name.
+//! The GPU backend (wgpu) is only compiled in with the cargo feature of the same name; these aliases
+//! are the one place to point at it (untried: this project has no GPU to test on).
 
 /// Inference (and checkpoint loading) backend.
 pub type CpuBackend = burn::backend::Flex;
