@@ -119,6 +119,14 @@ pub struct RetrainError {
     pub message: String,
 }
 
+/// Tags an error with the stage it happened in.
+fn at<E: std::fmt::Display>(stage: Stage) -> impl FnOnce(E) -> RetrainError {
+    move |e| RetrainError {
+        stage,
+        message: e.to_string(),
+    }
+}
+
 /// Appends to the run's log; a log that cannot be written must not stop the run.
 struct Log(Option<std::fs::File>);
 
@@ -182,12 +190,6 @@ fn stages(
         log.line(&format!("stage: {stage}"));
         on_event(Event::Stage(stage));
     };
-    let fail = |stage: Stage| {
-        move |e: &dyn std::fmt::Display| RetrainError {
-            stage,
-            message: e.to_string(),
-        }
-    };
     let export_dir = plan.run.join(EXPORT_DIR);
 
     enter(Stage::Export, log, on_event);
@@ -195,7 +197,7 @@ fn stages(
         log.line("resuming: the run's own export is reused");
     } else {
         let p = export::plan(dataset, map, Policy::Strict);
-        export::write(dataset, map, &p, &export_dir, false).map_err(|e| fail(Stage::Export)(&e))?;
+        export::write(dataset, map, &p, &export_dir, false).map_err(at(Stage::Export))?;
         log.line(&format!(
             "exported {} tracks in {} labels (label map {})",
             p.summary.exported,
@@ -209,12 +211,12 @@ fn stages(
     if plan.resume
         && RunDir::new(&plan.run)
             .extend_epochs(plan.config.epochs)
-            .map_err(|e| fail(Stage::Train)(&e))?
+            .map_err(at(Stage::Train))?
     {
         log.line(&format!("epoch budget raised to {}", plan.config.epochs));
     }
-    let source = FeatureSource::open(&plan.features, plan.cache.as_deref())
-        .map_err(|e| fail(Stage::Train)(&e))?;
+    let source =
+        FeatureSource::open(&plan.features, plan.cache.as_deref()).map_err(at(Stage::Train))?;
     let inputs = TrainInputs {
         export: &export_dir,
         features: plan.features.display().to_string(),
@@ -239,7 +241,7 @@ fn stages(
         },
         cancel,
     )
-    .map_err(|e| fail(Stage::Train)(&e))?;
+    .map_err(at(Stage::Train))?;
     if !outcome.skipped.is_empty() {
         let note = format!(
             "{} tracks skipped (missing or corrupt features; see {})",
@@ -257,11 +259,8 @@ fn stages(
     }
 
     enter(Stage::Validate, log, on_event);
-    let validated =
-        report::validate(&plan.run, SPLIT, &source).map_err(|e| fail(Stage::Validate)(&e))?;
-    validated
-        .write(&plan.run)
-        .map_err(|e| fail(Stage::Validate)(&e))?;
+    let validated = report::validate(&plan.run, SPLIT, &source).map_err(at(Stage::Validate))?;
+    validated.write(&plan.run).map_err(at(Stage::Validate))?;
     log.line(&format!(
         "validation: accuracy {:.4}, macro-F1 {:.4}",
         validated.metrics.accuracy, validated.metrics.macro_f1
@@ -276,10 +275,10 @@ fn stages(
         cache: plan.cache.clone(),
     };
     let va_cfg = VaTrainConfig::new().with_seed(plan.config.seed);
-    let trained = train_va(&sources, &va_cfg).map_err(|e| fail(Stage::TrainVa)(&e))?;
+    let trained = train_va(&sources, &va_cfg).map_err(at(Stage::TrainVa))?;
 
     enter(Stage::ValidateVa, log, on_event);
-    let validation = validate_va(&sources, SPLIT).map_err(|e| fail(Stage::ValidateVa)(&e))?;
+    let validation = validate_va(&sources, SPLIT).map_err(at(Stage::ValidateVa))?;
     let m = &validation.report.model;
     log.line(&format!(
         "VA: CCC valence {:.4}, arousal {:.4}; spread ratio valence {:.4}, arousal {:.4}",

@@ -79,13 +79,6 @@ pub struct VaSources {
 }
 
 impl VaSources {
-    pub fn of_run(run: &Path) -> VaSources {
-        VaSources {
-            run: run.to_path_buf(),
-            ..VaSources::default()
-        }
-    }
-
     fn features_root(&self) -> Result<PathBuf, VaDataError> {
         match &self.features {
             Some(p) => Ok(p.clone()),

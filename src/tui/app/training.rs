@@ -238,7 +238,7 @@ impl Training {
         let previous = self
             .run
             .clone()
-            .filter(|p| *p != run && RunDir::new(p).exists())
+            .filter(|p| *p != run && finished(p))
             .or_else(|| newest_run(&self.defaults.runs, &run));
         Ok(RetrainPlan {
             run,
@@ -315,13 +315,18 @@ pub fn next_run_dir(runs: &Path) -> PathBuf {
         .expect("a free run number")
 }
 
+/// A run that got as far as a model (a failed or stopped-early run has nothing to compare).
+fn finished(run: &Path) -> bool {
+    RunDir::new(run).path("model.mpk").exists()
+}
+
 /// The most recently modified finished run under `runs`, other than `except`.
 pub fn newest_run(runs: &Path, except: &Path) -> Option<PathBuf> {
     std::fs::read_dir(runs)
         .ok()?
         .filter_map(Result::ok)
         .map(|e| e.path())
-        .filter(|p| p != except && RunDir::new(p).path("model.mpk").exists())
+        .filter(|p| p != except && finished(p))
         .filter_map(|p| {
             let t = std::fs::metadata(p.join(crate::train::artifacts::RUN_JSON))
                 .and_then(|m| m.modified())
