@@ -24,7 +24,9 @@ use musav::va::plot::VaPoint;
 use musav::va::report::VaReport;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::crossterm::event::{
+    KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
 
 const LABELS: [&str; 3] = ["Calm", "Dark", "Happy"];
 
@@ -304,6 +306,15 @@ fn t_opens_the_form_with_the_defaults_and_esc_returns() {
     let s = f.draw(120, 40);
     assert!(s.contains("run directory"), "{s}");
     assert!(s.contains("ready: s starts"), "{s}");
+    // A click lands on no review pane while the training screen is shown.
+    let sel = (f.app.focus, f.app.label_sel);
+    f.app.handle_mouse(MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: 5,
+        row: 6,
+        modifiers: KeyModifiers::NONE,
+    });
+    assert_eq!((f.app.focus, f.app.label_sel), sel);
     f.app.handle_key(code(KeyCode::Esc));
     assert_eq!(f.app.screen, Screen::Review);
 }

@@ -280,7 +280,8 @@ impl App {
 
     /// A left click selects the row under the pointer and focuses its pane; the wheel scrolls.
     pub fn handle_mouse(&mut self, ev: MouseEvent) {
-        if self.mode != Mode::Normal {
+        // The panes the mouse maps to are the review screen's; the training screen has none.
+        if self.mode != Mode::Normal || self.screen == Screen::Train {
             return;
         }
         let pos = Position::new(ev.column, ev.row);
