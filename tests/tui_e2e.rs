@@ -218,7 +218,10 @@ fn rename_and_move_to_noise_then_save_and_export_agree_with_the_status_bar() {
     let tmux = start("edit", dir.path(), &map, "", "");
     let limit = Duration::from_secs(20);
 
-    let s = tmux.wait_for("the labels pane", limit, |s| s.contains("Labels (11)"));
+    // The whole first frame, status bar included (a capture can catch a frame half drawn).
+    let s = tmux.wait_for("the first frame", limit, |s| {
+        s.contains("Labels (11)") && s.contains("per label ")
+    });
     assert_eq!(status_counts(&s), (9590, 2023, 7567));
 
     // Rename the first label.
