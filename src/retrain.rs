@@ -291,7 +291,7 @@ fn stages(
 
     if let Some(prev) = &plan.previous {
         enter(Stage::Compare, log, on_event);
-        match compare_with(prev, &plan.run, &validated) {
+        match compare_with(prev, plan, &validated) {
             Ok(c) => on_event(Event::Compared(Box::new(c))),
             // An old run that can no longer be evaluated does not make the new one a failure.
             Err(e) => {
@@ -308,14 +308,19 @@ fn stages(
 }
 
 /// The previous run's report on the loop's split: its saved one, else evaluated now (in memory:
-/// the earlier run is not written to).
-fn compare_with(prev: &Path, run: &Path, validated: &ValidationReport) -> Result<Compared, String> {
+/// the earlier run is not written to), reading spectrograms through this run's cache.
+fn compare_with(
+    prev: &Path,
+    plan: &RetrainPlan,
+    validated: &ValidationReport,
+) -> Result<Compared, String> {
+    let run = plan.run.as_path();
     let earlier = match report::load_report(prev, SPLIT) {
         Ok(r) => r,
         Err(_) => {
             let info = RunDir::new(prev).info().map_err(|e| e.to_string())?;
-            let source =
-                FeatureSource::open(Path::new(&info.features), None).map_err(|e| e.to_string())?;
+            let source = FeatureSource::open(Path::new(&info.features), plan.cache.as_deref())
+                .map_err(|e| e.to_string())?;
             report::validate(prev, SPLIT, &source).map_err(|e| e.to_string())?
         }
     };

@@ -345,7 +345,8 @@ fn n_names_the_selected_label_with_the_real_model() {
     assert_eq!(saved.labels[1..], shipped.labels[1..]);
 }
 
-/// Every file a finished run of the loop leaves in its directory.
+/// Every file a finished run of the loop leaves in its directory (checked on the first run before
+/// its report is removed, and on the second).
 const RUN_FILES: [&str; 12] = [
     "export/single_label.csv",
     "run.json",
@@ -411,6 +412,13 @@ fn the_training_screen_runs_the_loop_twice_and_compares_the_runs() {
         s.contains("finished") || s.contains("failed")
     });
     assert!(s.contains("run-001: validation macro-F1"), "{s}");
+    let complete = |run: &str| {
+        for f in RUN_FILES {
+            let p = runs.join(run).join(f);
+            assert!(p.is_file(), "{} is missing", p.display());
+        }
+    };
+    complete("run-001");
     assert!(s.contains("model CCC V"), "the VA plane is not shown:\n{s}");
 
     // Relabel: rename the first label (unsaved), then train again: the UI asks to save first.
@@ -422,6 +430,9 @@ fn the_training_screen_runs_the_loop_twice_and_compares_the_runs() {
     tmux.text("Relabeled");
     tmux.keys(&["Enter"]);
     tmux.wait_for("the new name", limit, |s| s.contains("\"Relabeled\""));
+    // Without its saved report the first run is evaluated again in memory, never written to.
+    std::fs::remove_file(runs.join("run-001/report_validation.json")).unwrap();
+    let first_run = util::snapshot(&runs.join("run-001"));
     tmux.keys(&["t"]);
     tmux.wait_for("the training screen", limit, |s| s.contains("run-002"));
     tmux.keys(&["s"]);
@@ -446,12 +457,8 @@ fn the_training_screen_runs_the_loop_twice_and_compares_the_runs() {
 
     let saved = LabelMap::load(&map).unwrap();
     assert_eq!(saved.labels[0].name, "Relabeled");
-    for run in ["run-001", "run-002"] {
-        for f in RUN_FILES {
-            let p = runs.join(run).join(f);
-            assert!(p.is_file(), "{} is missing", p.display());
-        }
-    }
+    complete("run-002");
+    assert_eq!(util::snapshot(&runs.join("run-001")), first_run);
     let log = std::fs::read_to_string(runs.join("run-002/log.txt")).unwrap();
     assert!(
         log.contains("stage: comparing with the previous run"),
