@@ -1,11 +1,11 @@
 //! One training step of the mood ResNet (forward + backward + AdamW) at the default network size and
 //! a batch of 16 three-second chunks, on every burn CPU backend compiled in (flex, musav's default, and
-//! ndarray always; candle behind the cargo feature of the same name). scripts/bench-train.sh runs the same step in
+//! ndarray always; candle and tch (libtorch) behind the cargo features of the same names). scripts/bench-train.sh runs the same step in
 //! PyTorch in the same run and prints the ratios.
 //!
 //! Plain harness (a burn step can take seconds, too slow for criterion's sampling). Environment:
 //! - `MUSAV_BENCH_STEPS`: timed steps per backend (default 5, after 1 warm-up step)
-//! - `MUSAV_BENCH_BACKENDS`: comma-separated subset of `flex,ndarray,candle` (default: all built)
+//! - `MUSAV_BENCH_BACKENDS`: comma-separated subset of `flex,ndarray,candle,tch` (default: all built)
 //! - `MUSAV_BENCH_OPS=1`: also time single ops (conv2d, batch norm forward and backward)
 //!
 //! Prints one line per backend: `train_step <backend> <median ms> ms (forward …, backward …, optimiser …)`.
@@ -20,6 +20,7 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
+use musav::model::ops::ModelBackend;
 use musav::model::resnet::{ResNet, ResNetConfig, batch_norm_2d};
 
 const BATCH: usize = 16;
@@ -32,7 +33,7 @@ fn median(mut v: Vec<Duration>) -> f64 {
     v[v.len() / 2].as_secs_f64() * 1e3
 }
 
-fn train_step<B: AutodiffBackend>(name: &str, steps: usize)
+fn train_step<B: AutodiffBackend + ModelBackend>(name: &str, steps: usize)
 where
     ResNet<B>: AutodiffModule<B>,
 {
@@ -79,7 +80,7 @@ where
 
 /// Times single ops of the largest layer (64→64 3×3 conv on 48×71, batch 16) and the first block's
 /// stride-2 conv; backward is timed as `sum().backward()` on an autodiff tensor.
-fn ops<B: AutodiffBackend>(name: &str, steps: usize) {
+fn ops<B: AutodiffBackend + ModelBackend>(name: &str, steps: usize) {
     let device: B::Device = Default::default();
     B::seed(&device, 1);
     let time = |label: &str, f: &mut dyn FnMut()| {
@@ -147,8 +148,12 @@ fn ops<B: AutodiffBackend>(name: &str, steps: usize) {
     });
 }
 
-fn run<B: AutodiffBackend>(name: &str, wanted: &Option<String>, steps: usize, with_ops: bool)
-where
+fn run<B: AutodiffBackend + ModelBackend>(
+    name: &str,
+    wanted: &Option<String>,
+    steps: usize,
+    with_ops: bool,
+) where
     ResNet<B>: AutodiffModule<B>,
 {
     if let Some(w) = wanted
@@ -185,6 +190,19 @@ fn main() {
         "ndarray", &wanted, steps, with_ops,
     );
     run::<burn::backend::Autodiff<burn::backend::Flex>>("flex", &wanted, steps, with_ops);
+    #[cfg(feature = "tch")]
+    {
+        // Same thread count as PyTorch's side of the benchmark.
+        if let Some(n) = std::env::var("RAYON_NUM_THREADS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+        {
+            tch::set_num_threads(n);
+        }
+        run::<burn::backend::Autodiff<burn::backend::LibTorch<f32>>>(
+            "tch", &wanted, steps, with_ops,
+        );
+    }
     #[cfg(feature = "candle")]
     #[allow(deprecated)] // burn 0.21 deprecates burn-candle in favour of flex
     run::<burn::backend::Autodiff<burn::backend::Candle<f32, i64>>>(

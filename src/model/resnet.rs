@@ -11,6 +11,10 @@ use burn::nn::{
     BatchNorm, BatchNormConfig, Dropout, DropoutConfig, Linear, LinearConfig, PaddingConfig2d, Relu,
 };
 use burn::prelude::*;
+use burn::tensor::TensorPrimitive;
+use burn::tensor::ops::ConvOptions;
+
+use super::ops::ModelBackend;
 
 /// Size of the network; the defaults follow the paper's short-chunk ResNet scaled to 96 bands,
 /// and tests shrink `channels` and `embedding` to stay fast on two cores.
@@ -33,7 +37,7 @@ pub struct ResNetConfig {
 
 /// One residual block: two 3×3 convs with batch norm, stride 2, and a projection shortcut.
 #[derive(Module, Debug)]
-pub struct ResBlock<B: Backend> {
+pub struct ResBlock<B: ModelBackend> {
     conv1: Conv2d<B>,
     bn1: BatchNorm<B>,
     conv2: Conv2d<B>,
@@ -43,7 +47,7 @@ pub struct ResBlock<B: Backend> {
     act: Relu,
 }
 
-impl<B: Backend> ResBlock<B> {
+impl<B: ModelBackend> ResBlock<B> {
     fn new(input: usize, output: usize, device: &B::Device) -> Self {
         let conv = |i, o, k: usize, s| {
             Conv2dConfig::new([i, o], [k, k])
@@ -69,64 +73,76 @@ impl<B: Backend> ResBlock<B> {
     fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
         let y = self
             .act
-            .forward(batch_norm_2d(&self.bn1, self.conv1.forward(x.clone())));
-        let y = batch_norm_2d(&self.bn2, self.conv2.forward(y));
-        let shortcut = batch_norm_2d(&self.bn_proj, self.proj.forward(x));
+            .forward(batch_norm_2d(&self.bn1, conv2d(&self.conv1, x.clone())));
+        let y = batch_norm_2d(&self.bn2, conv2d(&self.conv2, y));
+        let shortcut = batch_norm_2d(&self.bn_proj, conv2d(&self.proj, x));
         self.act.forward(y + shortcut)
     }
 }
 
-/// `bn.forward(x)` for `[batch, channels, h, w]`, computed on the `[batch, channels, h·w]` view: the
-/// same statistics, running-state update and output as burn's `BatchNorm` (biased variance, running
-/// stats updated only when autodiff is on), but without burn's `swap_dims(0, 1).reshape(..)` copies of
-/// the whole activation and with the per-channel factors folded into one scale and one shift, so the
-/// backward pass reduces over the contiguous last axis. On burn's CPU backends this op was slower than
-/// the convolutions (see benches/train_step.rs, `MUSAV_BENCH_OPS=1`).
-pub fn batch_norm_2d<B: Backend>(bn: &BatchNorm<B>, x: Tensor<B, 4>) -> Tensor<B, 4> {
+/// `conv.forward(x)` for the block's bias-free, symmetrically padded convolutions, through
+/// [`ModelBackend::conv2d_train`] (musav's weight gradient).
+pub fn conv2d<B: ModelBackend>(conv: &Conv2d<B>, x: Tensor<B, 4>) -> Tensor<B, 4> {
+    let PaddingConfig2d::Explicit(top, left, bottom, right) = conv.padding else {
+        unreachable!("the block's convolutions have explicit padding")
+    };
+    assert!(
+        conv.bias.is_none() && top == bottom && left == right,
+        "the block's convolutions have no bias and symmetric padding"
+    );
+    let options = ConvOptions::new(conv.stride, [top, left], conv.dilation, conv.groups);
+    Tensor::from_primitive(TensorPrimitive::Float(B::conv2d_train(
+        x.into_primitive().tensor(),
+        conv.weight.val().into_primitive().tensor(),
+        options,
+    )))
+}
+
+/// `bn.forward(x)` for `[batch, channels, h, w]`: the same statistics, running-state update and
+/// output as burn's `BatchNorm` (biased variance, running stats updated only when autodiff is on),
+/// but in training through the fused kernel of [`super::batch_norm`], and at inference with the
+/// per-channel factors folded into one scale and one shift on the `[batch, channels, h·w]` view.
+pub fn batch_norm_2d<B: ModelBackend>(bn: &BatchNorm<B>, x: Tensor<B, 4>) -> Tensor<B, 4> {
     let [b, c, h, w] = x.dims();
     let x = x.reshape([b, c, h * w]);
     let device = x.device();
-    let (centered, var) = if B::ad_enabled(&device) {
-        let n = (b * h * w) as f64;
-        let mean = x.clone().sum_dim(2).sum_dim(0).div_scalar(n);
-        let centered = x - mean.clone();
-        let var = centered
-            .clone()
-            .square()
-            .sum_dim(2)
-            .sum_dim(0)
-            .div_scalar(n);
+    if B::ad_enabled(&device) {
+        let out = B::batch_norm_train(
+            x.into_primitive().tensor(),
+            bn.gamma.val().into_primitive().tensor(),
+            bn.beta.val().into_primitive().tensor(),
+            bn.epsilon,
+        );
+        let stat = |t| Tensor::<B, 1>::from_primitive(TensorPrimitive::Float(t)).detach();
         let m = bn.momentum;
         let running_mean = bn.running_mean.value_sync().to_device(&device);
         let running_var = bn.running_var.value_sync().to_device(&device);
         bn.running_mean.update(
             running_mean
                 .mul_scalar(1.0 - m)
-                .add(mean.detach().mul_scalar(m).reshape([c]))
+                .add(stat(out.mean).mul_scalar(m))
                 .detach(),
         );
         bn.running_var.update(
             running_var
                 .mul_scalar(1.0 - m)
-                .add(var.clone().detach().mul_scalar(m).reshape([c]))
+                .add(stat(out.var).mul_scalar(m))
                 .detach(),
         );
-        (centered, var)
-    } else {
-        let mean = bn
-            .running_mean
-            .value()
-            .to_device(&device)
-            .reshape([1, c, 1]);
-        let var = bn.running_var.value().to_device(&device).reshape([1, c, 1]);
-        (x - mean, var)
-    };
+        return Tensor::<B, 3>::from_primitive(TensorPrimitive::Float(out.y)).reshape([b, c, h, w]);
+    }
+    let mean = bn
+        .running_mean
+        .value()
+        .to_device(&device)
+        .reshape([1, c, 1]);
+    let var = bn.running_var.value().to_device(&device).reshape([1, c, 1]);
     let scale = bn.gamma.val().reshape([1, c, 1]) / var.add_scalar(bn.epsilon).sqrt();
-    (centered * scale + bn.beta.val().reshape([1, c, 1])).reshape([b, c, h, w])
+    ((x - mean) * scale + bn.beta.val().reshape([1, c, 1])).reshape([b, c, h, w])
 }
 
 #[derive(Module, Debug)]
-pub struct ResNet<B: Backend> {
+pub struct ResNet<B: ModelBackend> {
     spec_bn: BatchNorm<B>,
     blocks: Vec<ResBlock<B>>,
     dense: Linear<B>,
@@ -137,7 +153,7 @@ pub struct ResNet<B: Backend> {
 }
 
 impl ResNetConfig {
-    pub fn init<B: Backend>(&self, device: &B::Device) -> ResNet<B> {
+    pub fn init<B: ModelBackend>(&self, device: &B::Device) -> ResNet<B> {
         let mut blocks = Vec::with_capacity(self.channels.len());
         let mut input = 1;
         for &c in &self.channels {
@@ -156,7 +172,7 @@ impl ResNetConfig {
     }
 }
 
-impl<B: Backend> ResNet<B> {
+impl<B: ModelBackend> ResNet<B> {
     /// The embedding the VA head uses.
     ///
     /// # Shapes
@@ -188,6 +204,7 @@ mod tests {
     use super::*;
     use burn::backend::NdArray;
     use burn::module::AutodiffModule;
+    use burn::tensor::backend::AutodiffBackend;
 
     #[test]
     fn forward_and_embedding_shapes() {
@@ -205,38 +222,122 @@ mod tests {
         assert_eq!(model.forward(x).dims(), [3, 5]);
     }
 
-    #[test]
-    fn batch_norm_2d_matches_burn_batch_norm() {
-        use burn::backend::Autodiff;
-        type A = Autodiff<NdArray<f32>>;
+    /// Forward, running statistics, gradients of input, gamma and beta, and inference output of
+    /// `batch_norm_2d` against burn's `BatchNorm`, on the backend musav trains on and on ndarray.
+    fn matches_burn_batch_norm<A: AutodiffBackend + ModelBackend>()
+    where
+        A::InnerBackend: ModelBackend,
+    {
         let device = Default::default();
-        let x = Tensor::<A, 4>::random(
-            [3, 5, 4, 7],
-            burn::tensor::Distribution::Normal(1.0, 2.0),
-            &device,
-        );
+        // burn's composite rounds in f32 through a dozen ops; the fused kernel sums in f64.
+        let tol = burn::tensor::Tolerance::<f32>::rel_abs(1e-3, 1e-4);
+        let dist = burn::tensor::Distribution::Normal(1.0, 2.0);
+        // Odd sizes (positions not a multiple of the kernels' 16 lanes) and a large mean.
+        let x = Tensor::<A, 4>::random([3, 5, 4, 7], dist, &device).add_scalar(30.0);
+        let x_data = x.into_data();
+        let weights = Tensor::<A, 4>::random([3, 5, 4, 7], dist, &device);
         let bn = BatchNormConfig::new(5).init::<A>(&device);
         let ours = BatchNormConfig::new(5).init::<A>(&device);
+        // Different gamma/beta than the initial 1/0, the same in both.
+        let gamma = Tensor::<A, 1>::random([5], dist, &device);
+        let beta = Tensor::<A, 1>::random([5], dist, &device);
+        let set = |m: BatchNorm<A>| BatchNorm {
+            gamma: burn::module::Param::from_tensor(gamma.clone()),
+            beta: burn::module::Param::from_tensor(beta.clone()),
+            ..m
+        };
+        let (bn, ours) = (set(bn), set(ours));
         for _ in 0..2 {
-            let a = bn.forward(x.clone());
-            let b = batch_norm_2d(&ours, x.clone());
-            a.into_data()
-                .assert_approx_eq::<f32>(&b.into_data(), burn::tensor::Tolerance::default());
+            // Separate leaves: `require_grad` on clones of one tensor would share its graph node.
+            let xa = Tensor::<A, 4>::from_data(x_data.clone(), &device).require_grad();
+            let xb = Tensor::<A, 4>::from_data(x_data.clone(), &device).require_grad();
+            let a = bn.forward(xa.clone());
+            let b = batch_norm_2d(&ours, xb.clone());
+            a.to_data().assert_approx_eq::<f32>(&b.to_data(), tol);
+            let ga = (a * weights.clone()).sum().backward();
+            let gb = (b * weights.clone()).sum().backward();
+            let grad = |t: &Tensor<A, 4>, g| t.grad(g).expect("input gradient").into_data();
+            grad(&xa, &ga).assert_approx_eq::<f32>(&grad(&xb, &gb), tol);
+            let pgrad = |m: &BatchNorm<A>, g| {
+                [
+                    m.gamma.val().grad(g).unwrap().into_data(),
+                    m.beta.val().grad(g).unwrap().into_data(),
+                ]
+            };
+            for (p, q) in pgrad(&bn, &ga).iter().zip(pgrad(&ours, &gb).iter()) {
+                p.assert_approx_eq::<f32>(q, tol);
+            }
         }
-        bn.running_mean.value().into_data().assert_approx_eq::<f32>(
-            &ours.running_mean.value().into_data(),
-            burn::tensor::Tolerance::default(),
-        );
-        bn.running_var.value().into_data().assert_approx_eq::<f32>(
-            &ours.running_var.value().into_data(),
-            burn::tensor::Tolerance::default(),
-        );
+        bn.running_mean
+            .value()
+            .into_data()
+            .assert_approx_eq::<f32>(&ours.running_mean.value().into_data(), tol);
+        bn.running_var
+            .value()
+            .into_data()
+            .assert_approx_eq::<f32>(&ours.running_var.value().into_data(), tol);
         let (bn, ours) = (bn.valid(), ours.valid());
-        let x = x.inner();
-        bn.forward(x.clone()).into_data().assert_approx_eq::<f32>(
-            &batch_norm_2d(&ours, x).into_data(),
-            burn::tensor::Tolerance::default(),
-        );
+        let x = Tensor::<A::InnerBackend, 4>::from_data(x_data, &device);
+        bn.forward(x.clone())
+            .into_data()
+            .assert_approx_eq::<f32>(&batch_norm_2d(&ours, x).into_data(), tol);
+    }
+
+    #[test]
+    fn batch_norm_2d_matches_burn_batch_norm_on_the_training_backend() {
+        matches_burn_batch_norm::<crate::backend::TrainBackend>();
+    }
+
+    #[test]
+    fn batch_norm_2d_matches_burn_batch_norm_on_ndarray() {
+        matches_burn_batch_norm::<burn::backend::Autodiff<NdArray<f32>>>();
+    }
+
+    /// Output, input gradient and weight gradient of `conv2d` against burn's `Conv2d`, for the
+    /// block's three kinds of convolution and odd sizes.
+    #[test]
+    fn conv2d_matches_burn_conv2d() {
+        type A = crate::backend::TrainBackend;
+        let device = Default::default();
+        let tol = burn::tensor::Tolerance::<f32>::rel_abs(1e-4, 1e-4);
+        let dist = burn::tensor::Distribution::Normal(0.0, 1.0);
+        for (c_in, c_out, k, stride, h, w) in
+            [(3, 5, 3, 2, 9, 14), (4, 4, 3, 1, 7, 5), (3, 6, 1, 2, 9, 14)]
+        {
+            let conv = Conv2dConfig::new([c_in, c_out], [k, k])
+                .with_stride([stride, stride])
+                .with_padding(PaddingConfig2d::Explicit(k / 2, k / 2, k / 2, k / 2))
+                .with_bias(false)
+                .init::<A>(&device);
+            let data = Tensor::<A, 4>::random([3, c_in, h, w], dist, &device).into_data();
+            let weights = Tensor::<A, 4>::from_data(
+                conv.forward(Tensor::from_data(data.clone(), &device))
+                    .into_data(),
+                &device,
+            )
+            .random_like(dist);
+            let run = |ours: bool| {
+                let x = Tensor::<A, 4>::from_data(data.clone(), &device).require_grad();
+                let y = if ours {
+                    conv2d(&conv, x.clone())
+                } else {
+                    conv.forward(x.clone())
+                };
+                let g = (y.clone() * weights.clone()).sum().backward();
+                [
+                    y.into_data(),
+                    x.grad(&g).expect("input gradient").into_data(),
+                    conv.weight
+                        .val()
+                        .grad(&g)
+                        .expect("weight gradient")
+                        .into_data(),
+                ]
+            };
+            for (a, b) in run(false).iter().zip(run(true).iter()) {
+                a.assert_approx_eq::<f32>(b, tol);
+            }
+        }
     }
 
     #[test]

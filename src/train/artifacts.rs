@@ -15,12 +15,12 @@
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
-use burn::prelude::Backend;
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Record, Recorder};
 use serde::{Deserialize, Serialize};
 
 use super::data::{ChunkConfig, Classes, Skipped};
 use super::run::{EpochRecord, TrainConfig};
+use crate::model::ops::ModelBackend;
 use crate::model::resnet::{ResNet, ResNetConfig};
 
 pub const RUN_JSON: &str = "run.json";
@@ -201,7 +201,7 @@ impl RunDir {
     }
 
     /// Saves the best model's weights atomically as `model.mpk`.
-    pub fn save_best<B: Backend>(&self, model: &ResNet<B>) -> Result<(), ArtifactError> {
+    pub fn save_best<B: ModelBackend>(&self, model: &ResNet<B>) -> Result<(), ArtifactError> {
         let staging = tempfile::Builder::new()
             .prefix(".model.")
             .tempdir_in(&self.root)
@@ -213,7 +213,10 @@ impl RunDir {
     }
 
     /// Loads the best model for inference on `device`.
-    pub fn load_best<B: Backend>(&self, device: &B::Device) -> Result<ResNet<B>, ArtifactError> {
+    pub fn load_best<B: ModelBackend>(
+        &self,
+        device: &B::Device,
+    ) -> Result<ResNet<B>, ArtifactError> {
         let info = self.info()?;
         let path = self.path(MODEL);
         info.model
@@ -226,7 +229,7 @@ impl RunDir {
     }
 
     /// Replaces `checkpoint/` with the model, optimiser and loop state of the last epoch.
-    pub fn save_checkpoint<B: Backend, O: Record<B>>(
+    pub fn save_checkpoint<B: ModelBackend, O: Record<B>>(
         &self,
         model: &ResNet<B>,
         optim: O,
@@ -253,7 +256,7 @@ impl RunDir {
     }
 
     /// The last checkpoint: model, optimiser record and loop state.
-    pub fn load_checkpoint<B: Backend, O: Record<B>>(
+    pub fn load_checkpoint<B: ModelBackend, O: Record<B>>(
         &self,
         model: ResNet<B>,
         device: &B::Device,
@@ -278,7 +281,7 @@ impl RunDir {
     }
 }
 
-fn save_module<B: Backend>(model: &ResNet<B>, dir: &Path) -> Result<(), ArtifactError> {
+fn save_module<B: ModelBackend>(model: &ResNet<B>, dir: &Path) -> Result<(), ArtifactError> {
     let path = dir.join(MODEL);
     model
         .clone()

@@ -29,6 +29,7 @@ use super::artifacts::{ArtifactError, LoopState, RUN_JSON, RunDir, RunInfo};
 use super::data::{self, ChunkConfig, DataError, Example, MelSource, Skipped};
 use super::metrics;
 use crate::dataset::Split;
+use crate::model::ops::ModelBackend;
 use crate::model::resnet::{ResNet, ResNetConfig};
 
 pub type CpuBackend = crate::backend::CpuBackend;
@@ -314,7 +315,7 @@ fn average_over_chunks<B: Backend>(
 }
 
 /// Class probabilities per track, the softmax averaged over all its chunks.
-pub fn predict_probs<B: Backend>(
+pub fn predict_probs<B: ModelBackend>(
     model: &ResNet<B>,
     examples: &[Example],
     frames: usize,
@@ -329,7 +330,7 @@ pub fn predict_probs<B: Backend>(
 }
 
 /// Track embeddings (the VA head's input), averaged over all chunks.
-pub fn embed_tracks<B: Backend>(
+pub fn embed_tracks<B: ModelBackend>(
     model: &ResNet<B>,
     examples: &[Example],
     frames: usize,

@@ -1,0 +1,276 @@
+//! The operations musav implements itself for training, as a burn backend extension (burn's "custom
+//! backend operation" pattern): a trait every backend musav trains on implements, whose provided
+//! methods are host kernels (`super::batch_norm`, `super::conv`) and whose `Autodiff` implementation
+//! records the hand-written backward passes. Measured with `MUSAV_BENCH_OPS=1 scripts/bench-train.sh`
+//! (README, "Training speed").
+//!
+//! The kernels run on host memory, which is where every CPU backend keeps its tensors; a GPU backend
+//! would want kernels of its own (the `wgpu` feature is untried, see `crate::backend`).
+
+use burn::backend::Autodiff;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::prelude::*;
+use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::ops::{ConvOptions, FloatTensor};
+use burn::tensor::{Shape, TensorMetadata, TensorPrimitive};
+
+use super::batch_norm;
+use super::conv::{self, ConvShape};
+
+/// Batch statistics and output of one training-mode batch norm.
+pub struct BatchNormOutput<B: Backend> {
+    /// Normalised, scaled and shifted input, `[batch, channels, positions]`.
+    pub y: FloatTensor<B>,
+    /// Per-channel batch mean, `[channels]` (not tracked by autodiff).
+    pub mean: FloatTensor<B>,
+    /// Per-channel biased batch variance, `[channels]` (not tracked by autodiff).
+    pub var: FloatTensor<B>,
+}
+
+/// Gradients of one training-mode batch norm.
+pub struct BatchNormGrads<B: Backend> {
+    pub x: FloatTensor<B>,
+    pub gamma: FloatTensor<B>,
+    pub beta: FloatTensor<B>,
+}
+
+/// Backends the mood ResNet runs on: burn's operations plus musav's own.
+pub trait ModelBackend: Backend {
+    /// `y = (x - mean) / sqrt(var + eps) * gamma + beta` with the batch statistics of each channel;
+    /// `x` is `[batch, channels, positions]`, `gamma` and `beta` are `[channels]`.
+    fn batch_norm_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> BatchNormOutput<Self> {
+        let device = Self::float_device(&x);
+        let [b, c, n] = dims::<Self, 3>(&x);
+        let (x, gamma, beta) = (host::<Self>(x), host::<Self>(gamma), host::<Self>(beta));
+        let (y, mean, var) = batch_norm::forward(&x, [b, c, n], &gamma, &beta, epsilon);
+        BatchNormOutput {
+            y: device_tensor::<Self>(y, vec![b, c, n], &device),
+            mean: device_tensor::<Self>(mean, vec![c], &device),
+            var: device_tensor::<Self>(var, vec![c], &device),
+        }
+    }
+
+    /// Gradients of [`Self::batch_norm_train`] for the output gradient `grad`, from the same `x`,
+    /// `gamma` and the batch statistics it returned.
+    fn batch_norm_train_backward(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        var: FloatTensor<Self>,
+        epsilon: f64,
+        grad: FloatTensor<Self>,
+    ) -> BatchNormGrads<Self> {
+        let device = Self::float_device(&x);
+        let [b, c, n] = dims::<Self, 3>(&x);
+        let (x, gamma, mean, var, grad) = (
+            host::<Self>(x),
+            host::<Self>(gamma),
+            host::<Self>(mean),
+            host::<Self>(var),
+            host::<Self>(grad),
+        );
+        let (dx, dgamma, dbeta) =
+            batch_norm::backward(&x, [b, c, n], &gamma, &mean, &var, epsilon, &grad);
+        BatchNormGrads {
+            x: device_tensor::<Self>(dx, vec![b, c, n], &device),
+            gamma: device_tensor::<Self>(dgamma, vec![c], &device),
+            beta: device_tensor::<Self>(dbeta, vec![c], &device),
+        }
+    }
+
+    /// A 2-D convolution without bias; under `Autodiff` its weight gradient is
+    /// [`Self::conv2d_weight_grad`].
+    fn conv2d_train(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        Self::conv2d(x, weight, None, options)
+    }
+
+    /// `d loss / d weight` of [`Self::conv2d_train`] for the output gradient `grad`.
+    fn conv2d_weight_grad(
+        x: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        weight_shape: Shape,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        let device = Self::float_device(&x);
+        let [batch, c_in, h, w] = dims::<Self, 4>(&x);
+        let [_, c_out, ho, wo] = dims::<Self, 4>(&grad);
+        let shape = ConvShape {
+            batch,
+            c_in,
+            h,
+            w,
+            c_out,
+            ho,
+            wo,
+            kernel: [weight_shape[2], weight_shape[3]],
+        };
+        let dw = conv::weight_grad(&host::<Self>(x), &host::<Self>(grad), shape, &options);
+        device_tensor::<Self>(dw, weight_shape.to_vec(), &device)
+    }
+}
+
+impl ModelBackend for burn::backend::Flex {}
+impl ModelBackend for burn::backend::NdArray<f32> {}
+#[cfg(feature = "tch")]
+impl ModelBackend for burn::backend::LibTorch<f32> {}
+#[cfg(feature = "candle")]
+#[allow(deprecated)] // burn 0.21 deprecates burn-candle in favour of flex
+impl ModelBackend for burn::backend::Candle<f32, i64> {}
+#[cfg(feature = "wgpu")]
+impl ModelBackend for burn::backend::Wgpu {}
+
+impl<B: ModelBackend, C: CheckpointStrategy> ModelBackend for Autodiff<B, C> {
+    fn batch_norm_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> BatchNormOutput<Self> {
+        #[derive(Debug)]
+        struct BatchNormBackward;
+
+        /// The input, gamma, the batch mean and variance, epsilon.
+        type State<B> = (
+            FloatTensor<B>,
+            FloatTensor<B>,
+            FloatTensor<B>,
+            FloatTensor<B>,
+            f64,
+        );
+
+        impl<B: ModelBackend> Backward<B, 3> for BatchNormBackward {
+            type State = State<B>;
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 3>,
+                grads: &mut Gradients,
+                _: &mut Checkpointer,
+            ) {
+                let [node_x, node_gamma, node_beta] = ops.parents;
+                let grad = grads.consume::<B>(&ops.node);
+                let (x, gamma, mean, var, epsilon) = ops.state;
+                let g = B::batch_norm_train_backward(x, gamma, mean, var, epsilon, grad);
+                if let Some(node) = node_x {
+                    grads.register::<B>(node.id, g.x);
+                }
+                if let Some(node) = node_gamma {
+                    grads.register::<B>(node.id, g.gamma);
+                }
+                if let Some(node) = node_beta {
+                    grads.register::<B>(node.id, g.beta);
+                }
+            }
+        }
+
+        let out = B::batch_norm_train(
+            x.primitive.clone(),
+            gamma.primitive.clone(),
+            beta.primitive.clone(),
+            epsilon,
+        );
+        let prep = BatchNormBackward
+            .prepare::<C>([x.node.clone(), gamma.node.clone(), beta.node.clone()])
+            .compute_bound()
+            .stateful();
+        let y = match prep {
+            OpsKind::Tracked(prep) => {
+                let state = (
+                    x.primitive,
+                    gamma.primitive,
+                    out.mean.clone(),
+                    out.var.clone(),
+                    epsilon,
+                );
+                prep.finish(state, out.y)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(out.y),
+        };
+        BatchNormOutput {
+            y,
+            mean: <Self as AutodiffBackend>::from_inner(out.mean),
+            var: <Self as AutodiffBackend>::from_inner(out.var),
+        }
+    }
+
+    fn conv2d_train(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct Conv2dBackward;
+
+        impl<B: ModelBackend> Backward<B, 2> for Conv2dBackward {
+            /// The input, the weight, the options.
+            type State = (FloatTensor<B>, FloatTensor<B>, ConvOptions<2>);
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 2>,
+                grads: &mut Gradients,
+                _: &mut Checkpointer,
+            ) {
+                let [node_x, node_weight] = ops.parents;
+                let grad = grads.consume::<B>(&ops.node);
+                let (x, weight, options) = ops.state;
+                if let Some(node) = node_weight {
+                    let shape = weight.shape();
+                    let dw = B::conv2d_weight_grad(x.clone(), grad.clone(), shape, options.clone());
+                    grads.register::<B>(node.id, dw);
+                }
+                if let Some(node) = node_x {
+                    grads.register::<B>(node.id, B::conv2d_x_backward(x, weight, grad, options));
+                }
+            }
+        }
+
+        let y = B::conv2d_train(
+            x.primitive.clone(),
+            weight.primitive.clone(),
+            options.clone(),
+        );
+        let prep = Conv2dBackward
+            .prepare::<C>([x.node.clone(), weight.node.clone()])
+            .compute_bound()
+            .stateful();
+        match prep {
+            OpsKind::Tracked(prep) => prep.finish((x.primitive, weight.primitive, options), y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        }
+    }
+}
+
+fn dims<B: Backend, const D: usize>(x: &FloatTensor<B>) -> [usize; D] {
+    let shape = x.shape();
+    assert_eq!(shape.num_dims(), D, "tensor rank");
+    std::array::from_fn(|i| shape[i])
+}
+
+fn host<B: Backend>(t: FloatTensor<B>) -> Vec<f32> {
+    Tensor::<B, 1>::from_primitive(TensorPrimitive::Float(t))
+        .into_data()
+        .convert::<f32>()
+        .into_vec::<f32>()
+        .expect("f32 data after convert")
+}
+
+fn device_tensor<B: Backend>(v: Vec<f32>, shape: Vec<usize>, device: &B::Device) -> FloatTensor<B> {
+    let flat = Tensor::<B, 1>::from_data(
+        TensorData::new(v, [shape.iter().product::<usize>()]),
+        device,
+    );
+    B::float_reshape(flat.into_primitive().tensor(), Shape::from(shape))
+}
