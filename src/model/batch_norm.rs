@@ -3,7 +3,7 @@
 //! Built from tensor ops, batch norm costs about ten passes over the activation forward and as many
 //! backward (broadcasts, reductions over non-contiguous axes, their autodiff bookkeeping); on burn's
 //! flex backend the network's batch norms took longer than its convolutions (`MUSAV_BENCH_OPS=1
-//! scripts/bench-train.sh`: 102 ms forward + backward at 16 × 64 × 48 × 71, 32 ms fused). Here the
+//! scripts/bench-train.sh`: 102 ms forward + backward at 16 × 64 × 48 × 71, 24.5 ms fused). Here the
 //! statistics, the normalisation and the gradient are each one pass over `[batch, channels,
 //! positions]`, parallel with rayon; `super::ops` wires them into burn's autodiff.
 
