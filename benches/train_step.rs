@@ -21,7 +21,7 @@ use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use musav::model::ops::ModelBackend;
-use musav::model::resnet::{ResNet, ResNetConfig, batch_norm_2d};
+use musav::model::resnet::{ResNet, ResNetConfig, batch_norm_2d, conv2d};
 
 const BATCH: usize = 16;
 const MELS: usize = 96;
@@ -80,7 +80,10 @@ where
 
 /// Times single ops of the largest layer (64→64 3×3 conv on 48×71, batch 16) and the first block's
 /// stride-2 conv; backward is timed as `sum().backward()` on an autodiff tensor.
-fn ops<B: AutodiffBackend + ModelBackend>(name: &str, steps: usize) {
+fn ops<B: AutodiffBackend + ModelBackend>(name: &str, steps: usize)
+where
+    B::InnerBackend: ModelBackend,
+{
     let device: B::Device = Default::default();
     B::seed(&device, 1);
     let time = |label: &str, f: &mut dyn FnMut()| {
@@ -116,11 +119,63 @@ fn ops<B: AutodiffBackend + ModelBackend>(name: &str, steps: usize) {
         time(&format!("{label} forward"), &mut || {
             let _ = conv_inner.forward(xi.clone()).sum().into_scalar();
         });
+        time(&format!("{label} forward (musav)"), &mut || {
+            let _ = conv2d(&conv_inner, xi.clone()).sum().into_scalar();
+        });
         let xg = x.require_grad();
         time(&format!("{label} forward+backward"), &mut || {
             let g = conv.forward(xg.clone()).sum().backward();
             let _ = xg.grad(&g).unwrap().sum().into_scalar();
         });
+        time(&format!("{label} forward+backward (musav)"), &mut || {
+            let g = conv2d(&conv, xg.clone()).sum().backward();
+            let _ = xg.grad(&g).unwrap().sum().into_scalar();
+        });
+    }
+    // musav's host kernels on plain vectors: Winograd against im2col + gemm for the size-preserving
+    // 3×3 convolution, forward and input gradient.
+    {
+        use burn::tensor::ops::ConvOptions;
+        use musav::model::conv::{self, ConvShape};
+        let options = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
+        let s = ConvShape::new([BATCH, 64, 48, 71], [64, 64, 3, 3], &options);
+        let x: Vec<f32> = (0..BATCH * 64 * 48 * 71)
+            .map(|i| (i % 7) as f32 - 3.0)
+            .collect();
+        let w: Vec<f32> = (0..64 * 64 * 9).map(|i| (i % 5) as f32 * 0.1).collect();
+        time("kernel 64->64 3x3 s1 48x71 forward, winograd", &mut || {
+            std::hint::black_box(conv::forward(&x, &w, s, &options));
+        });
+        time(
+            "kernel 64->64 3x3 s1 48x71 forward, im2col+gemm",
+            &mut || {
+                std::hint::black_box(conv::forward_unfolded(&x, &w, s, &options));
+            },
+        );
+        time(
+            "kernel 64->64 3x3 s1 48x71 input grad, winograd",
+            &mut || {
+                std::hint::black_box(conv::input_grad(&x, &w, s, &options));
+            },
+        );
+        time(
+            "kernel 64->64 3x3 s1 48x71 input grad, gemm+col2im",
+            &mut || {
+                std::hint::black_box(conv::input_grad_unfolded(&x, &w, s, &options));
+            },
+        );
+        time(
+            "kernel 64->64 3x3 s1 48x71 weight grad, winograd",
+            &mut || {
+                std::hint::black_box(conv::weight_grad(&x, &x, s, &options));
+            },
+        );
+        time(
+            "kernel 64->64 3x3 s1 48x71 weight grad, im2col+gemm",
+            &mut || {
+                std::hint::black_box(conv::weight_grad_unfolded(&x, &x, s, &options));
+            },
+        );
     }
     let bn = BatchNormConfig::new(64).init::<B>(&device);
     let x = Tensor::<B, 4>::random(
@@ -155,6 +210,7 @@ fn run<B: AutodiffBackend + ModelBackend>(
     with_ops: bool,
 ) where
     ResNet<B>: AutodiffModule<B>,
+    B::InnerBackend: ModelBackend,
 {
     if let Some(w) = wanted
         && !w.split(',').any(|n| n.trim() == name)
@@ -179,6 +235,7 @@ fn run<B: AutodiffBackend + ModelBackend>(
 }
 
 fn main() {
+    musav::backend::keep_freed_memory();
     let steps: usize = std::env::var("MUSAV_BENCH_STEPS")
         .ok()
         .and_then(|s| s.parse().ok())

@@ -3,6 +3,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    musav::backend::keep_freed_memory();
     let cli = musav::cli::Cli::parse();
     match musav::cli::run(cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -5,3 +5,4 @@ pub mod batch_norm;
 pub mod conv;
 pub mod ops;
 pub mod resnet;
+pub mod winograd;

@@ -7,6 +7,8 @@
 //! The kernels run on host memory, which is where every CPU backend keeps its tensors; a GPU backend
 //! would want kernels of its own (the `wgpu` feature is untried, see `crate::backend`).
 
+use std::borrow::Cow;
+
 use burn::backend::Autodiff;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
@@ -15,7 +17,7 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::ops::{ConvOptions, FloatTensor};
-use burn::tensor::{Shape, TensorMetadata, TensorPrimitive};
+use burn::tensor::{DType, Shape, TensorMetadata, TensorPrimitive};
 
 use super::batch_norm;
 use super::conv::{self, ConvShape};
@@ -39,6 +41,13 @@ pub struct BatchNormGrads<B: Backend> {
 
 /// Backends the mood ResNet runs on: burn's operations plus musav's own.
 pub trait ModelBackend: Backend {
+    /// The values of `t` as row-major f32, for the host kernels: borrowed where the backend keeps
+    /// them that way, otherwise copied. Activations are shared with autodiff's saved state, so a
+    /// move-out would copy them anyway.
+    fn host_values(t: &FloatTensor<Self>) -> Cow<'_, [f32]> {
+        Cow::Owned(host::<Self>(t.clone()))
+    }
+
     /// `y = (x - mean) / sqrt(var + eps) * gamma + beta` with the batch statistics of each channel;
     /// `x` is `[batch, channels, positions]`, `gamma` and `beta` are `[channels]`.
     fn batch_norm_train(
@@ -49,7 +58,11 @@ pub trait ModelBackend: Backend {
     ) -> BatchNormOutput<Self> {
         let device = Self::float_device(&x);
         let [b, c, n] = dims::<Self, 3>(&x);
-        let (x, gamma, beta) = (host::<Self>(x), host::<Self>(gamma), host::<Self>(beta));
+        let (x, gamma, beta) = (
+            Self::host_values(&x),
+            Self::host_values(&gamma),
+            Self::host_values(&beta),
+        );
         let (y, mean, var) = batch_norm::forward(&x, [b, c, n], &gamma, &beta, epsilon);
         BatchNormOutput {
             y: device_tensor::<Self>(y, vec![b, c, n], &device),
@@ -71,11 +84,11 @@ pub trait ModelBackend: Backend {
         let device = Self::float_device(&x);
         let [b, c, n] = dims::<Self, 3>(&x);
         let (x, gamma, mean, var, grad) = (
-            host::<Self>(x),
-            host::<Self>(gamma),
-            host::<Self>(mean),
-            host::<Self>(var),
-            host::<Self>(grad),
+            Self::host_values(&x),
+            Self::host_values(&gamma),
+            Self::host_values(&mean),
+            Self::host_values(&var),
+            Self::host_values(&grad),
         );
         let (dx, dgamma, dbeta) =
             batch_norm::backward(&x, [b, c, n], &gamma, &mean, &var, epsilon, &grad);
@@ -86,14 +99,43 @@ pub trait ModelBackend: Backend {
         }
     }
 
-    /// A 2-D convolution without bias; under `Autodiff` its weight gradient is
+    /// A 2-D convolution without bias (groups = 1), by musav's kernel ([`super::conv::forward`]);
+    /// under `Autodiff` its gradients are [`Self::conv2d_input_grad`] and
     /// [`Self::conv2d_weight_grad`].
     fn conv2d_train(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
-        Self::conv2d(x, weight, None, options)
+        let device = Self::float_device(&x);
+        let s = ConvShape::new(dims::<Self, 4>(&x), dims::<Self, 4>(&weight), &options);
+        let y = conv::forward(
+            &Self::host_values(&x),
+            &Self::host_values(&weight),
+            s,
+            &options,
+        );
+        device_tensor::<Self>(y, vec![s.batch, s.c_out, s.ho, s.wo], &device)
+    }
+
+    /// `d loss / d x` of [`Self::conv2d_train`] for the output gradient `grad`; `x_shape` is the
+    /// input's shape.
+    fn conv2d_input_grad(
+        x_shape: Shape,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        let device = Self::float_device(&grad);
+        let x_dims: [usize; 4] = std::array::from_fn(|i| x_shape[i]);
+        let s = ConvShape::new(x_dims, dims::<Self, 4>(&weight), &options);
+        let dx = conv::input_grad(
+            &Self::host_values(&grad),
+            &Self::host_values(&weight),
+            s,
+            &options,
+        );
+        device_tensor::<Self>(dx, x_dims.to_vec(), &device)
     }
 
     /// `d loss / d weight` of [`Self::conv2d_train`] for the output gradient `grad`.
@@ -104,24 +146,28 @@ pub trait ModelBackend: Backend {
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
         let device = Self::float_device(&x);
-        let [batch, c_in, h, w] = dims::<Self, 4>(&x);
-        let [_, c_out, ho, wo] = dims::<Self, 4>(&grad);
-        let shape = ConvShape {
-            batch,
-            c_in,
-            h,
-            w,
-            c_out,
-            ho,
-            wo,
-            kernel: [weight_shape[2], weight_shape[3]],
-        };
-        let dw = conv::weight_grad(&host::<Self>(x), &host::<Self>(grad), shape, &options);
-        device_tensor::<Self>(dw, weight_shape.to_vec(), &device)
+        let w_dims: [usize; 4] = std::array::from_fn(|i| weight_shape[i]);
+        let s = ConvShape::new(dims::<Self, 4>(&x), w_dims, &options);
+        let dw = conv::weight_grad(
+            &Self::host_values(&x),
+            &Self::host_values(&grad),
+            s,
+            &options,
+        );
+        device_tensor::<Self>(dw, w_dims.to_vec(), &device)
     }
 }
 
-impl ModelBackend for burn::backend::Flex {}
+impl ModelBackend for burn::backend::Flex {
+    fn host_values(t: &FloatTensor<Self>) -> Cow<'_, [f32]> {
+        let layout = t.layout();
+        if t.dtype() == DType::F32 && layout.is_contiguous() && layout.start_offset() == 0 {
+            Cow::Borrowed(&t.storage::<f32>()[..layout.num_elements()])
+        } else {
+            Cow::Owned(host::<Self>(t.clone()))
+        }
+    }
+}
 impl ModelBackend for burn::backend::NdArray<f32> {}
 #[cfg(feature = "tch")]
 impl ModelBackend for burn::backend::LibTorch<f32> {}
@@ -226,13 +272,18 @@ impl<B: ModelBackend, C: CheckpointStrategy> ModelBackend for Autodiff<B, C> {
                 let [node_x, node_weight] = ops.parents;
                 let grad = grads.consume::<B>(&ops.node);
                 let (x, weight, options) = ops.state;
-                if let Some(node) = node_weight {
-                    let shape = weight.shape();
-                    let dw = B::conv2d_weight_grad(x.clone(), grad.clone(), shape, options.clone());
-                    grads.register::<B>(node.id, dw);
-                }
                 if let Some(node) = node_x {
-                    grads.register::<B>(node.id, B::conv2d_x_backward(x, weight, grad, options));
+                    let dx = B::conv2d_input_grad(
+                        x.shape(),
+                        weight.clone(),
+                        grad.clone(),
+                        options.clone(),
+                    );
+                    grads.register::<B>(node.id, dx);
+                }
+                if let Some(node) = node_weight {
+                    let dw = B::conv2d_weight_grad(x, grad, weight.shape(), options);
+                    grads.register::<B>(node.id, dw);
                 }
             }
         }
