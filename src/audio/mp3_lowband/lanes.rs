@@ -1,3 +1,5 @@
+// Copied from nanomp3-core 0.2.0 (src/minimp3/lanes.rs), Copyright (c) 2025 Robert B. Langer,
+// MIT OR Apache-2.0 (LICENSE-MIT beside this file); see mod.rs.
 //! A minimal abstraction over "one float" and "four floats" so each DSP kernel
 //! is written once and instantiated for both a SIMD body and a scalar tail.
 //!

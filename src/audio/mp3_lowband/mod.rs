@@ -1,6 +1,7 @@
 //! A Layer III decoder that produces only what a 12 kHz mono feature pipeline can use: copied
 //! from nanomp3-core 0.2.0 (`src/minimp3.rs` and its `lanes.rs` and `tables.rs`, Copyright (c)
-//! 2025 Robert B. Langer, MIT OR Apache-2.0; a safe port of lieff's minimp3, CC0) and changed
+//! 2025 Robert B. Langer, MIT OR Apache-2.0, the MIT licence in `LICENSE-MIT` beside this file;
+//! a safe port of lieff's minimp3, CC0) and changed
 //! after the bitstream parsing, which is untouched (frame sync, side info, bit reservoir,
 //! scalefactors, error handling), in these places:
 //!

@@ -1,3 +1,6 @@
+// Copied from nanomp3-core 0.2.0 (src/minimp3/tables.rs), Copyright (c) 2025 Robert B. Langer,
+// MIT OR Apache-2.0 (LICENSE-MIT beside this file); see mod.rs.
+
 pub(super) static HDR_BITRATE_KBPS_HALFRATE: [[[u8; 15]; 3]; 2] = [
     [
         [0, 4, 8, 12, 16, 20, 24, 28, 32, 40, 48, 56, 64, 72, 80],
