@@ -6,9 +6,10 @@
 //!
 //! The feature path ([`load_mono_12k`]) decodes MP3 through [`super::mp3_lowband`] instead: a
 //! copy of nanomp3's decoder that leaves out what resampling to 12 kHz throws away (at 44.1 kHz
-//! the subbands above 6.9 kHz, the second channel's transforms and synthesis, every other output
-//! sample), with nanomp3's framing and gapless trimming, so the 12 kHz signal is nanomp3's, at
-//! half the decoding work (issue #6: MP3 features at 5× librosa's throughput per core).
+//! the subbands above 6.9 kHz, and the second channel's synthesis, and its transforms where the
+//! channels share a block type), with nanomp3's framing and gapless trimming, so the 12 kHz
+//! signal is nanomp3's (within 3e-6 of the peak) for about half the decoding work (issue #6:
+//! MP3 features at 5× librosa's throughput per core; this gets ~4×).
 //!
 //! Channels are averaged, as librosa's `to_mono` does, so features match the reference pipeline.
 
