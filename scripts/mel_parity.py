@@ -1,7 +1,8 @@
 """Mel-spectrogram parity fixtures and check against librosa (run through scripts/mel-parity.sh).
 
-fixtures DIR LAME  writes small deterministic WAVs (+ an MP3 made with LAME) and librosa's reference
+fixtures DIR LAME  writes small deterministic WAVs (+ MP3s made with LAME) and librosa's reference
                    mel-spectrograms (*.librosa.npy) that the Rust tests compare against.
+mp3 DIR LAME       writes only the stereo MP3 fixtures (stereo_*.mp3) and their references.
 compare DIR MUSAV  runs `musav mel` on every parity WAV and the MP3 and prints mean/max |dB difference|.
 """
 import os
@@ -64,13 +65,40 @@ def fixtures(out, lame):
                         f"{out}/tone_440.mp3"], check=True)
     # librosa decodes MP3 through libsndfile/mpg123, which trims LAME's delay and padding.
     np.save(f"{out}/tone_440.librosa.npy", reference(f"{out}/tone_440.mp3"))
+    mp3_fixtures(out, lame)
     print(f"wrote fixtures to {out}")
+
+
+def mp3_fixtures(out, lame):
+    """Joint-stereo MP3s whose channels differ, with clicks (LAME switches to short blocks on them)
+    and hiss up to 16 kHz, at 44.1 kHz, 32 kHz and 22.05 kHz (MPEG-2): what musav's band-limited
+    MP3 decoder must get right (it mixes the channels before synthesis and drops high subbands)."""
+    rng = np.random.default_rng(7)
+    sr = 44100
+    n = 2 * sr
+    clicks = np.zeros(n)
+    for start in range(sr // 8, n - sr // 20, sr // 4):
+        m = sr // 50
+        clicks[start:start + m] += rng.standard_normal(m) * np.exp(-np.arange(m) / (m / 6))
+    hiss = np.diff(rng.standard_normal(n + 1)) * 0.02
+    left = music(sr, 2.0, rng) + 0.5 * clicks + hiss
+    right = 0.6 * np.roll(music(sr, 2.0, rng), 500) + 0.3 * np.roll(clicks, sr // 16) - hiss
+    stereo = 0.7 * np.stack([left, right], axis=1) / np.max(np.abs([left, right]))
+    with tempfile.TemporaryDirectory() as tmp:
+        sf.write(f"{tmp}/stereo.wav", stereo, sr, subtype="PCM_16")
+        for name, args in (("stereo_44k", ["-b", "128"]),
+                           ("stereo_32k", ["--resample", "32", "-b", "96"]),
+                           ("stereo_22k", ["--resample", "22.05", "-b", "64"])):
+            subprocess.run([lame, "--quiet", "-m", "j", *args, f"{tmp}/stereo.wav",
+                            f"{out}/{name}.mp3"], check=True)
+            np.save(f"{out}/{name}.librosa.npy", reference(f"{out}/{name}.mp3"))
 
 
 def compare(out, musav):
     worst = 0.0
     names = sorted(f for f in os.listdir(out) if f.startswith("parity_") and f.endswith(".wav"))
-    for name in names + ["tone_440.mp3"]:
+    mp3s = sorted(f for f in os.listdir(out) if f.endswith(".mp3"))
+    for name in names + mp3s:
         stem = name[:-4]
         ref = np.load(f"{out}/{stem}.librosa.npy")
         with tempfile.TemporaryDirectory() as tmp:
@@ -89,5 +117,7 @@ if __name__ == "__main__":
     cmd, out, tool = sys.argv[1], sys.argv[2], sys.argv[3]
     if cmd == "fixtures":
         fixtures(out, tool)
+    elif cmd == "mp3":
+        mp3_fixtures(out, tool)
     else:
         compare(out, tool)

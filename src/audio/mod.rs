@@ -6,6 +6,7 @@
 
 pub mod decode;
 pub mod mel;
+mod mp3_lowband;
 pub mod npy;
 pub mod resample;
 
