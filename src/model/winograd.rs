@@ -268,13 +268,21 @@ pub fn weight_grad3x3(
     let stride = c_out * c_in;
     for oc in 0..stride {
         let at = |k: usize| m[k * stride + oc];
-        let mut t = [[0f32; 4]; 3];
-        for k in 0..4 {
-            let (a, b, c, d) = (at(k), at(4 + k), at(8 + k), at(12 + k));
-            t[0][k] = a + b + c;
-            t[1][k] = b - c;
-            t[2][k] = b + c + d;
-        }
+        let col = |k: usize| (at(k), at(4 + k), at(8 + k), at(12 + k));
+        let t: [[f32; 4]; 3] = [
+            std::array::from_fn(|k| {
+                let (a, b, c, _) = col(k);
+                a + b + c
+            }),
+            std::array::from_fn(|k| {
+                let (_, b, c, _) = col(k);
+                b - c
+            }),
+            std::array::from_fn(|k| {
+                let (_, b, c, d) = col(k);
+                b + c + d
+            }),
+        ];
         let out = &mut dw[oc * 9..][..9];
         for (r, row) in t.iter().enumerate() {
             out[r * 3] = row[0] + row[1] + row[2];
