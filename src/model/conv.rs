@@ -13,6 +13,7 @@
 //! convolution without padding skips the unfolding: the input already is its matrix.
 
 use burn::tensor::ops::ConvOptions;
+use burn::tensor::ops::conv::calculate_conv_output_size;
 use rayon::prelude::*;
 
 use super::winograd;
@@ -41,7 +42,13 @@ impl ConvShape {
         );
         assert_eq!(c_in, w_in, "input channels of the input and the weight");
         let out = |n: usize, k: usize, i: usize| {
-            (n + 2 * options.padding[i] - options.dilation[i] * (k - 1) - 1) / options.stride[i] + 1
+            calculate_conv_output_size(
+                k,
+                options.stride[i],
+                options.padding[i],
+                options.dilation[i],
+                n,
+            )
         };
         ConvShape {
             batch,
