@@ -542,46 +542,142 @@ fn l3_pow_43(mut x: i32) -> f32 {
         * mult as f32
 }
 
-/// The Huffman decoder's 32-bit look-ahead cache. Bytes past the end of the
-/// buffer read as zero: a corrupt `big_values` can make the decoder run past
-/// the granule's data, which C tolerates by reading neighbouring memory.
+/// The Huffman decoder's look-ahead: 64 bits, refilled with one 8-byte read, so that after
+/// [`BitCache::refill`] at least 56 bits are ready, enough for a whole pair (a code of up to 19
+/// bits, two signs, twice 13 linbits) or a quadruple. minimp3's 32-bit cache was refilled byte
+/// by byte after every value with linbits and every pair, a loop of unpredictable length.
+/// Bytes past the end of the buffer read as zero: a corrupt `big_values` can make the decoder
+/// run past the granule's data, which C tolerates by reading neighbouring memory.
 struct BitCache<'a> {
     buf: &'a [u8],
+    /// The next byte not yet (wholly) in the cache.
     next: usize,
-    cache: u32,
-    sh: i32,
+    /// Unread bits, from the top.
+    cache: u64,
+    /// How many of the top bits of `cache` are unread stream bits.
+    bits: i32,
 }
 
-impl BitCache<'_> {
-    #[inline(always)]
-    fn byte(&self, i: usize) -> u32 {
-        self.buf.get(i).copied().map_or(0, u32::from)
+impl<'a> BitCache<'a> {
+    /// A reader at bit `pos` of `buf`.
+    fn new(buf: &'a [u8], pos: i32) -> Self {
+        let mut br = Self {
+            buf,
+            next: (pos / 8) as usize,
+            cache: 0,
+            bits: 0,
+        };
+        br.refill();
+        br.flush(pos & 7);
+        br
     }
 
+    /// The next `n` bits (1 to 32).
     #[inline(always)]
     fn peek(&self, n: i32) -> u32 {
-        self.cache >> (32 - n)
+        (self.cache >> (64 - n)) as u32
+    }
+
+    /// The next 32 bits, as minimp3's cache held them.
+    #[inline(always)]
+    fn top(&self) -> u32 {
+        (self.cache >> 32) as u32
     }
 
     #[inline(always)]
     fn flush(&mut self, n: i32) {
         self.cache <<= n;
-        self.sh += n;
+        self.bits -= n;
     }
 
+    /// Tops the cache up to 56 bits or more. Bytes loaded in part are loaded again, into the
+    /// same places, next time.
     #[inline(always)]
-    fn check(&mut self) {
-        while self.sh >= 0 {
-            self.cache |= self.byte(self.next) << self.sh;
-            self.next += 1;
-            self.sh -= 8;
+    fn refill(&mut self) {
+        if let Some(bytes) = self.buf.get(self.next..self.next + 8) {
+            let word = u64::from_be_bytes(bytes.try_into().unwrap());
+            self.cache |= word >> self.bits;
+            let whole = (63 - self.bits) >> 3;
+            self.next += whole as usize;
+            self.bits += whole * 8;
+        } else {
+            while self.bits <= 56 {
+                let byte = self.buf.get(self.next).copied().map_or(0, u64::from);
+                self.cache |= byte << (56 - self.bits);
+                self.next += 1;
+                self.bits += 8;
+            }
         }
     }
 
     /// Current bit position (`BSPOS` in C).
     fn pos(&self) -> i32 {
-        self.next as i32 * 8 - 24 + self.sh
+        self.next as i32 * 8 - self.bits
     }
+}
+
+/// Bits of the first Huffman lookup: one table read decodes every pair whose code is at most
+/// this long (the common, short codes; minimp3's trees start with 5 bits, so most pairs took two
+/// or three dependent reads). 1024 two-byte entries per codebook keep the few codebooks a granule
+/// uses in L1.
+const LUT_BITS: i32 = 10;
+
+/// One codebook's first lookup: `code length << 8 | leaf`, or -1 where the code is longer than
+/// [`LUT_BITS`] (the tree walk takes over).
+type PairLut = [i16; 1 << LUT_BITS];
+
+/// The lookup tables, one per distinct codebook, built once from minimp3's trees.
+struct PairLuts {
+    luts: Vec<PairLut>,
+    /// Index into `luts` for each `table_select` value.
+    of_table: [u8; 32],
+}
+
+fn pair_luts() -> &'static PairLuts {
+    static LUTS: std::sync::OnceLock<PairLuts> = std::sync::OnceLock::new();
+    LUTS.get_or_init(|| {
+        let mut luts = Vec::new();
+        let mut offsets = Vec::new();
+        let mut of_table = [0u8; 32];
+        for (tab, &offset) in L3_HUFFMAN_TABINDEX.iter().enumerate() {
+            let i = offsets.iter().position(|&o| o == offset).unwrap_or_else(|| {
+                offsets.push(offset);
+                luts.push(pair_lut(&L3_HUFFMAN_TABS[offset as usize..]));
+                luts.len() - 1
+            });
+            of_table[tab] = i as u8;
+        }
+        PairLuts { luts, of_table }
+    })
+}
+
+/// Walks `codebook`'s tree for every [`LUT_BITS`]-bit prefix (zeros after it); a walk that
+/// consumed no more than the prefix found the same leaf whatever follows.
+fn pair_lut(codebook: &[i16]) -> PairLut {
+    let mut lut = [-1i16; 1 << LUT_BITS];
+    for (prefix, entry) in lut.iter_mut().enumerate() {
+        let (leaf, len) = walk_pair_tree(codebook, (prefix as u32) << (32 - LUT_BITS));
+        if len <= LUT_BITS {
+            *entry = (len << 8 | (leaf & 0xFF)) as i16;
+        }
+    }
+    lut
+}
+
+/// minimp3's tree walk over the bits at the top of `cache`: the leaf (`y << 4 | x` in its low
+/// byte) and the code's length.
+#[inline(always)]
+fn walk_pair_tree(codebook: &[i16], mut cache: u32) -> (i32, i32) {
+    let mut w = 5;
+    let mut len = 0;
+    let mut leaf = i32::from(codebook[(cache >> (32 - w)) as usize]);
+    while leaf < 0 {
+        cache <<= w;
+        len += w;
+        w = leaf & 7;
+        leaf = i32::from(codebook[(cache >> (32 - w)).wrapping_sub((leaf >> 3) as u32) as usize]);
+    }
+    (leaf, len + (leaf >> 8))
 }
 
 /// Decodes Huffman pairs for one scalefactor band of the big-values region.
@@ -590,33 +686,34 @@ fn l3_huffman_pairs<const LINBITS: bool>(
     out: &mut [f32],
     br: &mut BitCache,
     codebook: &[i16],
+    lut: &PairLut,
     linbits: i32,
     one: f32,
 ) {
     for pair in out.as_chunks_mut::<2>().0 {
-        let mut w = 5;
-        let mut leaf = i32::from(codebook[br.peek(w) as usize]);
-        while leaf < 0 {
-            br.flush(w);
-            w = leaf & 7;
-            leaf = i32::from(codebook[br.peek(w).wrapping_sub((leaf >> 3) as u32) as usize]);
-        }
-        br.flush(leaf >> 8);
+        let entry = i32::from(lut[br.peek(LUT_BITS) as usize]);
+        let mut leaf = if entry >= 0 {
+            br.flush(entry >> 8);
+            entry
+        } else {
+            let (leaf, len) = walk_pair_tree(codebook, br.top());
+            br.flush(len);
+            leaf
+        };
 
         for v in pair {
             let mut lsb = leaf & 0x0F;
             if LINBITS && lsb == 15 {
                 lsb += br.peek(linbits) as i32;
                 br.flush(linbits);
-                br.check();
-                *v = one * l3_pow_43(lsb) * if (br.cache as i32) < 0 { -1.0 } else { 1.0 };
+                *v = one * l3_pow_43(lsb) * if (br.top() as i32) < 0 { -1.0 } else { 1.0 };
             } else {
-                *v = G_POW43[(16 + lsb) as usize - 16 * (br.cache >> 31) as usize] * one;
+                *v = G_POW43[(16 + lsb) as usize - 16 * (br.top() >> 31) as usize] * one;
             }
             br.flush((lsb != 0) as i32);
             leaf >>= 4;
         }
-        br.check();
+        br.refill();
     }
 }
 
@@ -660,22 +757,15 @@ fn l3_huffman(
     let mut scf_idx = 0;
     let mut d = 0;
 
-    let start = (bs.pos / 8) as usize;
-    let mut br = BitCache {
-        buf: bs.buf,
-        next: start + 4,
-        cache: 0,
-        sh: (bs.pos & 7) - 8,
-    };
-    br.cache = (((br.byte(start) * 256 + br.byte(start + 1)) * 256 + br.byte(start + 2)) * 256
-        + br.byte(start + 3))
-        << (bs.pos & 7);
+    let luts = pair_luts();
+    let mut br = BitCache::new(bs.buf, bs.pos);
 
     while big_val_cnt > 0 {
         let tab_num = gr_info.table_select[ireg] as usize;
         let mut sfb_cnt = i32::from(gr_info.region_count[ireg]);
         ireg += 1;
         let codebook = &L3_HUFFMAN_TABS[L3_HUFFMAN_TABINDEX[tab_num] as usize..];
+        let lut = &luts.luts[luts.of_table[tab_num] as usize];
         let linbits = i32::from(L3_HUFFMAN_G_LINBITS[tab_num]);
         loop {
             let np = i32::from(sfbtab[sfb]) / 2;
@@ -687,9 +777,9 @@ fn l3_huffman(
             // because big_values <= 288 and every table covers 288 pairs.
             let out = &mut dst[d..d + 2 * pairs_to_decode.max(1)];
             if linbits != 0 {
-                l3_huffman_pairs::<true>(out, &mut br, codebook, linbits, one);
+                l3_huffman_pairs::<true>(out, &mut br, codebook, lut, linbits, one);
             } else {
-                l3_huffman_pairs::<false>(out, &mut br, codebook, linbits, one);
+                l3_huffman_pairs::<false>(out, &mut br, codebook, lut, linbits, one);
             }
             d += out.len();
             big_val_cnt -= np;
@@ -721,7 +811,7 @@ fn l3_huffman(
         if leaf & 8 == 0 {
             leaf = i32::from(
                 codebook_count1
-                    [(leaf >> 3) as usize + (br.cache << 4 >> (32 - (leaf & 3))) as usize],
+                    [(leaf >> 3) as usize + (br.top() << 4 >> (32 - (leaf & 3))) as usize],
             );
         }
         br.flush(leaf & 7);
@@ -741,12 +831,12 @@ fn l3_huffman(
             }
             for s in 2 * half..2 * half + 2 {
                 if leaf & (128 >> s) != 0 {
-                    dst[d + s] = if (br.cache as i32) < 0 { -one } else { one };
+                    dst[d + s] = if (br.top() as i32) < 0 { -one } else { one };
                     br.flush(1);
                 }
             }
         }
-        br.check();
+        br.refill();
         d += 4;
     }
     bs.pos = layer3gr_limit;
@@ -1317,6 +1407,21 @@ const SYNTH_ROWS: usize = ZLIN + 2 * 16;
 /// Rows in the whole synthesis buffer (`syn` in C: `(18 + 15) * 2 * 32` floats).
 const SYN_ROWS: usize = (18 + 15) * 2 * 32 / 4;
 
+/// The synthesis window with minimp3's output scale (1/32768) folded in, each value repeated
+/// across the four lanes: the windowing loop then multiplies by a table row instead of
+/// broadcasting a scalar (a shuffle) for every product. The scale is a power of two, so the
+/// products, and the sums, are the same floats as minimp3's scaled after summing.
+static SYNTH_WIN_LANES: [[f32; 4]; 240] = {
+    let mut t = [[0.0; 4]; 240];
+    let mut i = 0;
+    while i < 240 {
+        let w = MP3D_SYNTH_G_WIN[i] / 32768.0;
+        t[i] = [w; 4];
+        i += 1;
+    }
+    t
+};
+
 /// `mp3d_synth_granule` for the mono mix in `grbuf`: 576 samples.
 ///
 /// minimp3 synthesises two time slots per pass, each 4-lane vector holding [left even, right
@@ -1331,25 +1436,43 @@ fn mp3d_synth_granule_mono(
     lins: &mut [[f32; 4]; SYN_ROWS],
 ) {
     mp3d_dct_ii(grbuf, 18);
-    let mut put = |row: usize, lane: usize, v: f32| {
-        lins[row][lane] = v;
-        if row >= 32 {
-            lins[row - 32][lane + 1] = v;
+    let g: &[f32; 576] = grbuf;
+    // Pass p's row j holds [v, v', u, u'] with v, u from this pass and v', u' (the same places
+    // in the next pass) two values further on in `grbuf`: one 4-value read, reordered, per row.
+    // Rows of the last passes get lanes of passes that do not exist; their outputs are dropped,
+    // and the next granule overwrites those lanes before it reads them.
+    let row = |o: usize| [g[o], g[o + 2], g[o + 1], g[o + 3]];
+    // History rows (passes -2 and -1): only the lanes passes 0 and 1 own.
+    for i in 0..15 {
+        lins[ZLIN - 48 + i][3] = g[18 * (1 + i)];
+    }
+    for j in 0..32 {
+        let r = &mut lins[ZLIN - 32 + j];
+        match j {
+            0..15 => [r[1], r[3]] = [g[18 * (31 - j)], g[18 * (31 - j) + 1]],
+            15 => [r[1], r[3]] = [g[288], g[0]],
+            16..31 => {
+                let o = 18 * (j - 15);
+                [r[1], r[2], r[3]] = [g[o + 1], g[o], g[o + 2]];
+            }
+            _ => [r[1], r[3]] = [g[289], g[1]],
         }
-    };
+    }
     for pass in 0..9 {
-        let x: &[f32; 560] = grbuf[2 * pass..][..560].try_into().unwrap();
-        let base = 32 * pass + ZLIN;
-        put(base + 15, 0, x[18 * 16]);
-        put(base + 15, 2, x[0]);
-        put(base + 31, 0, x[1 + 18 * 16]);
-        put(base + 31, 2, x[1]);
-        for i in 0..15 {
-            put(base + i, 0, x[18 * (31 - i)]);
-            put(base + i, 2, x[1 + 18 * (31 - i)]);
-            put(base + 16 + i, 0, x[1 + 18 * (1 + i)]);
-            put(base - 16 + i, 2, x[18 * (1 + i)]);
+        let (base, x) = (ZLIN + 32 * pass, 2 * pass);
+        for j in 0..15 {
+            let o = x + 18 * (31 - j);
+            lins[base + j] = if pass < 8 {
+                row(o)
+            } else {
+                [g[o], 0.0, g[o + 1], 0.0]
+            };
         }
+        lins[base + 15] = [g[x + 288], g[x + 290], g[x], g[x + 2]];
+        for i in 0..15 {
+            lins[base + 16 + i] = row(x + 1 + 18 * (1 + i));
+        }
+        lins[base + 31] = [g[x + 289], g[x + 291], g[x + 1], g[x + 3]];
     }
 
     let scale = 1.0 / 32768.0;
@@ -1363,14 +1486,16 @@ fn mp3d_synth_granule_mono(
         dst[32] = a * scale;
         dst[48] = b * scale;
     }
-    for pass in (0..9).step_by(2) {
-        let rows: &[[f32; 4]; SYNTH_ROWS] = lins[32 * pass..][..SYNTH_ROWS].try_into().unwrap();
-        for i in (0..15).rev() {
-            let w: &[f32; 16] = MP3D_SYNTH_G_WIN[(14 - i) * 16..][..16].try_into().unwrap();
+    // Window-major: a row of the window serves all five pairs of passes.
+    for i in (0..15).rev() {
+        let w: &[[f32; 4]; 16] = SYNTH_WIN_LANES[(14 - i) * 16..][..16].try_into().unwrap();
+        let w0 = |k: usize| F4::new(w[2 * k]);
+        let w1 = |k: usize| F4::new(w[2 * k + 1]);
+        for pass in (0..9).step_by(2) {
+            let rows: &[[f32; 4]; SYNTH_ROWS] =
+                lins[32 * pass..][..SYNTH_ROWS].try_into().unwrap();
             let vz = |k: usize| F4::load(&rows[ZLIN + i - 16 * k]);
             let vy = |k: usize| F4::load(&rows[i + 16 * k]);
-            let w0 = |k: usize| F4::splat(w[2 * k]);
-            let w1 = |k: usize| F4::splat(w[2 * k + 1]);
             let mut b = vz(0) * w1(0) + vy(0) * w0(0);
             let mut a = vz(0) * w0(0) - vy(0) * w1(0);
             for k in [1, 3, 5, 7] {
@@ -1386,10 +1511,10 @@ fn mp3d_synth_granule_mono(
             // Lanes 0 and 2: this pass; lanes 1 and 3: the next (the ninth pass has none).
             for lane in 0..2.min(9 - pass) {
                 let dst = &mut pcm[64 * (pass + lane)..64 * (pass + lane + 1)];
-                dst[15 - i] = a[lane] * scale;
-                dst[17 + i] = b[lane] * scale;
-                dst[47 - i] = a[lane + 2] * scale;
-                dst[49 + i] = b[lane + 2] * scale;
+                dst[15 - i] = a[lane];
+                dst[17 + i] = b[lane];
+                dst[47 - i] = a[lane + 2];
+                dst[49 + i] = b[lane + 2];
             }
         }
     }
