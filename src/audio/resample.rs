@@ -199,10 +199,13 @@ impl Plan {
             let lo = start as isize - self.pad as isize;
             let a = lo.max(0) as usize;
             let b = ((lo + self.n_in as isize).max(0) as usize).min(samples.len());
-            self.block.fill(0.0);
             if a < b {
                 let off = (a as isize - lo) as usize;
+                self.block[..off].fill(0.0);
                 self.block[off..off + (b - a)].copy_from_slice(&samples[a..b]);
+                self.block[off + (b - a)..].fill(0.0);
+            } else {
+                self.block.fill(0.0);
             }
             self.fwd
                 .process_with_scratch(&mut self.block, &mut self.spec_in, &mut self.scratch)

@@ -616,15 +616,20 @@ impl<'a> BitCache<'a> {
     }
 }
 
-/// Bits of the first Huffman lookup: one table read decodes every pair whose code is at most
-/// this long (the common, short codes; minimp3's trees start with 5 bits, so most pairs took two
-/// or three dependent reads). 1024 two-byte entries per codebook keep the few codebooks a granule
+/// Bits of the first Huffman lookup: one table read decodes every pair whose code (and, where
+/// they fit, its sign bits) is at most this long: the common, short codes. minimp3's trees
+/// start with 5 bits, so most pairs took two or three dependent reads and then a bit-by-bit
+/// sign for each value. 1024 two-byte entries per codebook keep the few codebooks a granule
 /// uses in L1.
 const LUT_BITS: i32 = 10;
 
-/// One codebook's first lookup: `code length << 8 | leaf`, or -1 where the code is longer than
-/// [`LUT_BITS`] (the tree walk takes over).
-type PairLut = [i16; 1 << LUT_BITS];
+/// One codebook's first lookup. [`FAST`] entries hold the whole pair: its length with the sign
+/// bits (bits 10 to 13) and both values as `G_POW43` indices (bits 0 to 4 and 5 to 9). Other
+/// entries hold `code length << 8 | leaf` for the value-by-value path (linbits escapes, or sign
+/// bits beyond the lookup), or [`MISS`] where the code is longer than [`LUT_BITS`].
+type PairLut = [u16; 1 << LUT_BITS];
+const FAST: u16 = 0x8000;
+const MISS: u16 = 0x7FFF;
 
 /// The lookup tables, one per distinct codebook, built once from minimp3's trees.
 struct PairLuts {
@@ -637,12 +642,13 @@ fn pair_luts() -> &'static PairLuts {
     static LUTS: std::sync::OnceLock<PairLuts> = std::sync::OnceLock::new();
     LUTS.get_or_init(|| {
         let mut luts = Vec::new();
-        let mut offsets = Vec::new();
+        let mut keys = Vec::new();
         let mut of_table = [0u8; 32];
-        for (tab, &offset) in L3_HUFFMAN_TABINDEX.iter().enumerate() {
-            let i = offsets.iter().position(|&o| o == offset).unwrap_or_else(|| {
-                offsets.push(offset);
-                luts.push(pair_lut(&L3_HUFFMAN_TABS[offset as usize..]));
+        for tab in 0..32 {
+            let key = (L3_HUFFMAN_TABINDEX[tab], L3_HUFFMAN_G_LINBITS[tab] != 0);
+            let i = keys.iter().position(|&k| k == key).unwrap_or_else(|| {
+                keys.push(key);
+                luts.push(pair_lut(&L3_HUFFMAN_TABS[key.0 as usize..], key.1));
                 luts.len() - 1
             });
             of_table[tab] = i as u8;
@@ -652,13 +658,37 @@ fn pair_luts() -> &'static PairLuts {
 }
 
 /// Walks `codebook`'s tree for every [`LUT_BITS`]-bit prefix (zeros after it); a walk that
-/// consumed no more than the prefix found the same leaf whatever follows.
-fn pair_lut(codebook: &[i16]) -> PairLut {
-    let mut lut = [-1i16; 1 << LUT_BITS];
+/// consumed no more than the prefix found the same leaf whatever follows, and sign bits within
+/// the prefix are known too. A value of 15 in a table with linbits is an escape (more bits
+/// follow), which only the value-by-value path reads.
+fn pair_lut(codebook: &[i16], linbits: bool) -> PairLut {
+    let mut lut = [MISS; 1 << LUT_BITS];
     for (prefix, entry) in lut.iter_mut().enumerate() {
-        let (leaf, len) = walk_pair_tree(codebook, (prefix as u32) << (32 - LUT_BITS));
-        if len <= LUT_BITS {
-            *entry = (len << 8 | (leaf & 0xFF)) as i16;
+        let bits = (prefix as u32) << (32 - LUT_BITS);
+        let (leaf, len) = walk_pair_tree(codebook, bits);
+        if len > LUT_BITS {
+            continue;
+        }
+        *entry = (len << 8 | (leaf & 0xFF)) as u16;
+        let values = [leaf & 15, (leaf >> 4) & 15];
+        if linbits && values.contains(&15) {
+            continue;
+        }
+        // Each non-zero value is followed by its sign bit (1: negative); G_POW43 holds the
+        // negative powers below index 16.
+        let (mut end, mut index) = (len, [16; 2]);
+        for (v, index) in values.into_iter().zip(&mut index) {
+            if v != 0 {
+                if end == LUT_BITS {
+                    end = LUT_BITS + 1;
+                    break;
+                }
+                *index = 16 + v - 16 * ((bits >> (31 - end)) & 1) as i32;
+                end += 1;
+            }
+        }
+        if end <= LUT_BITS {
+            *entry = FAST | (end << 10 | index[1] << 5 | index[0]) as u16;
         }
     }
     lut
@@ -691,10 +721,17 @@ fn l3_huffman_pairs<const LINBITS: bool>(
     one: f32,
 ) {
     for pair in out.as_chunks_mut::<2>().0 {
-        let entry = i32::from(lut[br.peek(LUT_BITS) as usize]);
-        let mut leaf = if entry >= 0 {
-            br.flush(entry >> 8);
-            entry
+        let entry = lut[br.peek(LUT_BITS) as usize];
+        if entry & FAST != 0 {
+            br.flush(i32::from(entry >> 10 & 15));
+            pair[0] = G_POW43[usize::from(entry & 31)] * one;
+            pair[1] = G_POW43[usize::from(entry >> 5 & 31)] * one;
+            br.refill();
+            continue;
+        }
+        let mut leaf = if entry != MISS {
+            br.flush(i32::from(entry >> 8));
+            i32::from(entry & 0xFF)
         } else {
             let (leaf, len) = walk_pair_tree(codebook, br.top());
             br.flush(len);
