@@ -192,6 +192,11 @@ impl<'a> Bs<'a> {
         if self.pos > self.limit {
             return 0;
         }
+        // One 8-byte read holds the at most 7 + 32 bits, away from the buffer's end.
+        if let Some(bytes) = self.buf.get(p..p + 8) {
+            let word = u64::from_be_bytes(bytes.try_into().unwrap()) << s;
+            return if n == 0 { 0 } else { (word >> (64 - n)) as u32 };
+        }
         // In bounds: every byte read lies below `limit`, and `limit` never
         // exceeds the buffer.
         let mut shl = (n + s) as i32;
@@ -467,6 +472,7 @@ fn l3_decode_scalefactors(
     gr: &GrInfo,
     scf: &mut [f32; 40],
     ch: usize,
+    lines: usize,
 ) {
     let mut scf_partition: &[u8] = &L3_DECODE_SCALEFACTORS_G_SCM_PARTITIONS
         [(gr.n_short_sfb != 0) as usize + (gr.n_long_sfb == 0) as usize];
@@ -521,7 +527,19 @@ fn l3_decode_scalefactors(
 
     let gain_exp = i32::from(gr.global_gain) - 4 - 210 - if hdr.is_ms_stereo() { 2 } else { 0 };
     let gain = l3_ldexp_q2((1 << (MAX_SCFI / 4)) as f32, MAX_SCFI - gain_exp);
-    for (scf, &iscf) in scf.iter_mut().zip(&iscf).take(n_long + n_short) {
+    // The multipliers of the bands that start below `lines`, and one more (the count1 region's
+    // last quadruple may reach into it).
+    let mut start = 0;
+    let used = 1 + gr
+        .sfbtab
+        .iter()
+        .take(n_long + n_short)
+        .take_while(|&&w| {
+            start += usize::from(w);
+            start - usize::from(w) < lines
+        })
+        .count();
+    for (scf, &iscf) in scf.iter_mut().zip(&iscf).take(used.min(n_long + n_short)) {
         *scf = l3_ldexp_q2(gain, i32::from(iscf) << scf_shift);
     }
 }
@@ -1238,18 +1256,21 @@ fn l3_decode(
     let mid_only = shared && hdr.is_ms_stereo();
     for ch in 0..nch {
         let layer3gr_limit = bs.pos + i32::from(gr_info[ch].part_23_length);
-        // Read even when skipped: a later granule may reuse them (scfsi).
-        l3_decode_scalefactors(hdr, &mut s.ist_pos[ch], bs, &gr_info[ch], &mut s.scf, ch);
-        if mid_only && ch == 1 {
-            bs.pos = layer3gr_limit;
-            break;
-        }
+        let skipped = mid_only && ch == 1;
         // Intensity stereo positions depend on the right channel's whole spectrum.
-        let stop = if hdr.test_i_stereo() {
+        let stop = if skipped {
+            0
+        } else if hdr.test_i_stereo() {
             576
         } else {
             huffman_stop(&gr_info[ch], bands)
         };
+        // Read even when skipped: a later granule may reuse them (scfsi).
+        l3_decode_scalefactors(hdr, &mut s.ist_pos[ch], bs, &gr_info[ch], &mut s.scf, ch, stop);
+        if skipped {
+            bs.pos = layer3gr_limit;
+            break;
+        }
         l3_huffman(
             &mut s.grbuf[ch],
             bs,
