@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Throughput of decode + resample + mel-spectrogram on 30 s clips: musav against librosa, same
 # files, one core each (RAYON_NUM_THREADS=1 / single-threaded BLAS), printed as a ratio.
-# Usage: scripts/bench-mel.sh [clips]   (MUSAV_BIN=path to use an existing binary)
+# Usage: scripts/bench-mel.sh [clips]   (MUSAV_BIN=path to use an existing binary,
+#        MUSAV_BENCH_ROUNDS=alternating rounds per format, default 5)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 clips=${1:-8}
@@ -21,6 +22,7 @@ import os, resource, subprocess, sys, time
 import numpy as np, soundfile as sf, librosa
 
 bin, tmp, clips, lame = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+rounds = int(os.environ.get("MUSAV_BENCH_ROUNDS", "5"))
 rng = np.random.default_rng(0)
 sr = 44100
 t = np.arange(30 * sr) / sr
@@ -65,14 +67,17 @@ start_cpu = min(musav_run("wav", 0)[0] for _ in range(5))
 print(f"musav process fixed cost (empty track list): {start_cpu * 1e3:.0f} ms CPU")
 for kind in ("wav", "mp3"):
     # CPU seconds (user + system) are the fair measure on a shared machine; wall time is shown too.
-    runs = []
-    for _ in range(3):
+    # Rounds alternate librosa and musav, and each side keeps its best round: a shared machine's
+    # speed drifts over tens of seconds, which would otherwise favour whichever side ran first.
+    runs, mus_runs = [], []
+    for _ in range(rounds):
         c0, t0 = time.process_time(), time.perf_counter()
         for p in paths[kind]:
             librosa_mel(p)
         runs.append((time.process_time() - c0, time.perf_counter() - t0))
+        mus_runs.append(musav_run(kind))
     lib_cpu, lib_wall = min(runs)
-    mus_cpu, mus_wall = min(musav_run(kind) for _ in range(3))
+    mus_cpu, mus_wall = min(mus_runs)
     audio = 30 * clips
     per_clip = (mus_cpu - start_cpu) / clips
     print(f"{kind}: {clips} x 30 s clips, 1 thread each: librosa {lib_cpu:.3f} s CPU ({lib_wall:.3f} s wall, "

@@ -1341,16 +1341,16 @@ fn l3_decode(
     left[n..].fill(0.0);
 }
 
-/// DCT-II over columns `k..k + T::N` of the 18x32 subband matrix.
+/// DCT-II over columns `k..k + T::N` of a 32-row subband matrix whose rows are `S` apart.
 #[inline(always)]
-fn mp3d_dct_ii_cols<T: Lanes>(grbuf: &mut [f32; 576], k: usize) {
+fn mp3d_dct_ii_cols<T: Lanes, const S: usize>(grbuf: &mut [f32], k: usize) {
     let c = T::splat;
     let mut t = [[c(0.0); 8]; 4];
     for i in 0..8 {
-        let x0 = T::load(&grbuf[k + i * 18..]);
-        let x1 = T::load(&grbuf[k + (15 - i) * 18..]);
-        let x2 = T::load(&grbuf[k + (16 + i) * 18..]);
-        let x3 = T::load(&grbuf[k + (31 - i) * 18..]);
+        let x0 = T::load(&grbuf[k + i * S..]);
+        let x1 = T::load(&grbuf[k + (15 - i) * S..]);
+        let x2 = T::load(&grbuf[k + (16 + i) * S..]);
+        let x3 = T::load(&grbuf[k + (31 - i) * S..]);
         let t0 = x0 + x3;
         let t1 = x1 + x2;
         let t2 = (x1 - x2) * c(MP3D_DCT_II_G_SEC[3 * i]);
@@ -1402,28 +1402,38 @@ fn mp3d_dct_ii_cols<T: Lanes>(grbuf: &mut [f32; 576], k: usize) {
         x[7] = (xt - x7) * c(2.56291556);
     }
     for i in 0..7 {
-        let y = k + i * 4 * 18;
+        let y = k + i * 4 * S;
         t[0][i].store(&mut grbuf[y..]);
-        (t[2][i] + t[3][i] + t[3][i + 1]).store(&mut grbuf[y + 18..]);
-        (t[1][i] + t[1][i + 1]).store(&mut grbuf[y + 2 * 18..]);
-        (t[2][i + 1] + t[3][i] + t[3][i + 1]).store(&mut grbuf[y + 3 * 18..]);
+        (t[2][i] + t[3][i] + t[3][i + 1]).store(&mut grbuf[y + S..]);
+        (t[1][i] + t[1][i + 1]).store(&mut grbuf[y + 2 * S..]);
+        (t[2][i + 1] + t[3][i] + t[3][i + 1]).store(&mut grbuf[y + 3 * S..]);
     }
-    let y = k + 7 * 4 * 18;
+    let y = k + 7 * 4 * S;
     t[0][7].store(&mut grbuf[y..]);
-    (t[2][7] + t[3][7]).store(&mut grbuf[y + 18..]);
-    t[1][7].store(&mut grbuf[y + 2 * 18..]);
-    t[3][7].store(&mut grbuf[y + 3 * 18..]);
+    (t[2][7] + t[3][7]).store(&mut grbuf[y + S..]);
+    t[1][7].store(&mut grbuf[y + 2 * S..]);
+    t[3][7].store(&mut grbuf[y + 3 * S..]);
 }
 
 fn mp3d_dct_ii(grbuf: &mut [f32; 576], n: usize) {
     let mut k = 0;
     while k + 4 <= n {
-        mp3d_dct_ii_cols::<F4>(grbuf, k);
+        mp3d_dct_ii_cols::<F4, 18>(grbuf, k);
         k += 4;
     }
-    while k < n {
-        mp3d_dct_ii_cols::<f32>(grbuf, k);
-        k += 1;
+    // The last columns (two of the 18) through the vector body too: copied out into a matrix
+    // of 4-wide rows (the spare lanes repeat them), transformed, copied back.
+    if k < n {
+        let mut tail = [0f32; 32 * 4];
+        for (row, t) in tail.as_chunks_mut::<4>().0.iter_mut().enumerate() {
+            for (lane, t) in t.iter_mut().enumerate() {
+                *t = grbuf[row * 18 + k + lane % (n - k)];
+            }
+        }
+        mp3d_dct_ii_cols::<F4, 4>(&mut tail, 0);
+        for (row, t) in tail.as_chunks::<4>().0.iter().enumerate() {
+            grbuf[row * 18 + k..row * 18 + n].copy_from_slice(&t[..n - k]);
+        }
     }
 }
 
