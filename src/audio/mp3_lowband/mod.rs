@@ -1254,6 +1254,14 @@ fn l3_decode(
         && gr_info[0].block_type == gr_info[1].block_type
         && gr_info[0].mixed_block_flag == gr_info[1].mixed_block_flag;
     let mid_only = shared && hdr.is_ms_stereo();
+    // Lines past the Huffman data's last quadruple (at most 3 past `stop`) are zero in both
+    // channels, and subbands from `imdct_bands` on are never transformed: the stereo steps
+    // below skip them.
+    let mut lines = 0;
+    // Whole groups of four subbands: the IMDCT's vector body is 4 subbands wide, and a
+    // transformed subband more costs less than the scalar tail.
+    let imdct_bands = bands.next_multiple_of(4).min(32);
+    let overlaps = 9 * imdct_bands;
     for ch in 0..nch {
         let layer3gr_limit = bs.pos + i32::from(gr_info[ch].part_23_length);
         let skipped = mid_only && ch == 1;
@@ -1271,6 +1279,7 @@ fn l3_decode(
             bs.pos = layer3gr_limit;
             break;
         }
+        lines = (stop + 4).min(576).max(lines);
         l3_huffman(
             &mut s.grbuf[ch],
             bs,
@@ -1285,18 +1294,18 @@ fn l3_decode(
     if shared {
         if !mid_only {
             let (left, right) = stereo.split_at_mut(576);
-            for (l, r) in left.iter_mut().zip(right.iter()) {
+            for (l, r) in left[..lines].iter_mut().zip(&right[..lines]) {
                 *l = (*l + *r) * 0.5;
             }
         }
         let [left, right] = &mut h.mdct_overlap;
-        for (l, r) in left.iter_mut().zip(right.iter()) {
+        for (l, r) in left[..overlaps].iter_mut().zip(&right[..overlaps]) {
             *l = (*l + *r) * 0.5;
         }
     } else if hdr.test_i_stereo() {
         l3_intensity_stereo(stereo, &mut s.ist_pos[1], gr_info, hdr);
     } else if hdr.is_ms_stereo() {
-        l3_midside_stereo(stereo, 0, 576);
+        l3_midside_stereo(stereo, 0, lines);
     }
 
     let channels = if shared { 1 } else { nch };
@@ -1316,9 +1325,6 @@ fn l3_decode(
         }
 
         l3_antialias(&mut s.grbuf[ch], aa_bands.min(bands));
-        // Whole groups of four subbands: the IMDCT's vector body is 4 subbands wide, and a
-        // transformed subband more costs less than the scalar tail.
-        let imdct_bands = bands.next_multiple_of(4).min(32);
         l3_imdct_gr(
             &mut s.grbuf[ch],
             &mut h.mdct_overlap[ch],
@@ -1332,7 +1338,8 @@ fn l3_decode(
     let [left, right] = &mut s.grbuf;
     let n = 18 * bands;
     if shared {
-        h.mdct_overlap[1] = h.mdct_overlap[0];
+        let [left, right] = &mut h.mdct_overlap;
+        right[..overlaps].copy_from_slice(&left[..overlaps]);
     } else if nch == 2 {
         for (l, r) in left[..n].iter_mut().zip(&right[..n]) {
             *l = (*l + *r) * 0.5;
