@@ -1348,20 +1348,24 @@ fn l3_decode(
     left[n..].fill(0.0);
 }
 
-/// DCT-II over columns `k..k + T::N` of a 32-row subband matrix whose rows are `S` apart.
+/// DCT-II over columns `k..k + T::N` of a 32-row subband matrix whose rows are `S` apart;
+/// with `LOW`, rows 16 to 31 are zero (the upper subbands were not decoded) and not read.
 #[inline(always)]
-fn mp3d_dct_ii_cols<T: Lanes, const S: usize>(grbuf: &mut [f32], k: usize) {
+fn mp3d_dct_ii_cols<T: Lanes, const S: usize, const LOW: bool>(grbuf: &mut [f32], k: usize) {
     let c = T::splat;
     let mut t = [[c(0.0); 8]; 4];
     for i in 0..8 {
         let x0 = T::load(&grbuf[k + i * S..]);
         let x1 = T::load(&grbuf[k + (15 - i) * S..]);
-        let x2 = T::load(&grbuf[k + (16 + i) * S..]);
-        let x3 = T::load(&grbuf[k + (31 - i) * S..]);
-        let t0 = x0 + x3;
-        let t1 = x1 + x2;
-        let t2 = (x1 - x2) * c(MP3D_DCT_II_G_SEC[3 * i]);
-        let t3 = (x0 - x3) * c(MP3D_DCT_II_G_SEC[3 * i + 1]);
+        let (t0, t1, t2, t3) = if LOW {
+            let t2 = x1 * c(MP3D_DCT_II_G_SEC[3 * i]);
+            (x0, x1, t2, x0 * c(MP3D_DCT_II_G_SEC[3 * i + 1]))
+        } else {
+            let x2 = T::load(&grbuf[k + (16 + i) * S..]);
+            let x3 = T::load(&grbuf[k + (31 - i) * S..]);
+            let t2 = (x1 - x2) * c(MP3D_DCT_II_G_SEC[3 * i]);
+            (x0 + x3, x1 + x2, t2, (x0 - x3) * c(MP3D_DCT_II_G_SEC[3 * i + 1]))
+        };
         t[0][i] = t0 + t1;
         t[1][i] = (t0 - t1) * c(MP3D_DCT_II_G_SEC[3 * i + 2]);
         t[2][i] = t3 + t2;
@@ -1422,10 +1426,18 @@ fn mp3d_dct_ii_cols<T: Lanes, const S: usize>(grbuf: &mut [f32], k: usize) {
     t[3][7].store(&mut grbuf[y + 3 * S..]);
 }
 
-fn mp3d_dct_ii(grbuf: &mut [f32; 576], n: usize) {
+fn mp3d_dct_ii(grbuf: &mut [f32; 576], n: usize, bands: usize) {
+    if bands <= 16 {
+        mp3d_dct_ii_n::<true>(grbuf, n)
+    } else {
+        mp3d_dct_ii_n::<false>(grbuf, n)
+    }
+}
+
+fn mp3d_dct_ii_n<const LOW: bool>(grbuf: &mut [f32; 576], n: usize) {
     let mut k = 0;
     while k + 4 <= n {
-        mp3d_dct_ii_cols::<F4, 18>(grbuf, k);
+        mp3d_dct_ii_cols::<F4, 18, LOW>(grbuf, k);
         k += 4;
     }
     // The last columns (two of the 18) through the vector body too: copied out into a matrix
@@ -1437,7 +1449,7 @@ fn mp3d_dct_ii(grbuf: &mut [f32; 576], n: usize) {
                 *t = grbuf[row * 18 + k + lane % (n - k)];
             }
         }
-        mp3d_dct_ii_cols::<F4, 4>(&mut tail, 0);
+        mp3d_dct_ii_cols::<F4, 4, LOW>(&mut tail, 0);
         for (row, t) in tail.as_chunks::<4>().0.iter().enumerate() {
             grbuf[row * 18 + k..row * 18 + n].copy_from_slice(&t[..n - k]);
         }
@@ -1509,8 +1521,9 @@ fn mp3d_synth_granule_mono(
     grbuf: &mut [f32; 576],
     pcm: &mut [f32],
     lins: &mut [[f32; 4]; SYN_ROWS],
+    bands: usize,
 ) {
-    mp3d_dct_ii(grbuf, 18);
+    mp3d_dct_ii(grbuf, 18, bands);
     let g: &[f32; 576] = grbuf;
     // Pass p's row j holds [v, v', u, u'] with v, u from this pass and v', u' (the same places
     // in the next pass) two values further on in `grbuf`: one 4-value read, reordered, per row.
@@ -1732,7 +1745,7 @@ pub fn decode_frame(
         for (igr, pcm) in pcm.chunks_exact_mut(576).take(granules).enumerate() {
             scratch.grbuf = [[0.; 576]; 2];
             l3_decode(dec, scratch, &mut bs, &gr_info[igr * nch..], nch, bands);
-            mp3d_synth_granule_mono(&mut scratch.grbuf[0], pcm, &mut dec.syn);
+            mp3d_synth_granule_mono(&mut scratch.grbuf[0], pcm, &mut dec.syn, bands);
         }
     }
     l3_save_reservoir(dec, &bs);
