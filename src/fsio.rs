@@ -7,6 +7,18 @@ use std::path::{Path, PathBuf};
 
 /// Writes `bytes` to `path` atomically (temp file in the same directory, fsync, rename).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_renamed(path, bytes, true)
+}
+
+/// [`write_atomic`] without the fsync, for cache entries: data musav derives again whenever an
+/// entry does not read back (a cache reader validates every entry). The rename still keeps a
+/// partly written file from ever appearing under `path`; only a power loss can leave an entry
+/// empty, which then reads as a miss. The fsync was the bulk of a feature run's system time.
+pub fn write_atomic_cache(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_renamed(path, bytes, false)
+}
+
+fn write_renamed(path: &Path, bytes: &[u8], sync: bool) -> std::io::Result<()> {
     let dir = parent_dir(path);
     std::fs::create_dir_all(&dir)?;
     let mut tmp = tempfile::Builder::new()
@@ -17,7 +29,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .suffix(".tmp")
         .tempfile_in(&dir)?;
     tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
+    if sync {
+        tmp.as_file().sync_all()?;
+    }
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }

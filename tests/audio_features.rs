@@ -256,6 +256,24 @@ fn cache_hits_and_invalidates_when_the_file_changes() {
     assert!(hit);
     assert_eq!(first, again);
 
+    // Entries are not fsynced: an entry a power loss left empty (or cut short) is a miss, and is
+    // written again.
+    let entries: Vec<_> = std::fs::read_dir(&cache)
+        .unwrap()
+        .flat_map(|d| std::fs::read_dir(d.unwrap().path()).unwrap())
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "npy"))
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    let full = std::fs::read(&entries[0]).unwrap();
+    for len in [0, full.len() / 2] {
+        std::fs::write(&entries[0], &full[..len]).unwrap();
+        let (rebuilt, hit) = src.mel_with_status("01/1.wav").unwrap();
+        assert!(!hit, "an entry of {len} bytes read as a hit");
+        assert_eq!(rebuilt, first);
+        assert_eq!(std::fs::read(&entries[0]).unwrap(), full);
+    }
+
     // A different file under the same name (new size and mtime) is recomputed.
     std::fs::copy(fixture("parity_stereo_44k.wav"), audio.join("01/1.wav")).unwrap();
     let (changed, hit) = src.mel_with_status("01/1.wav").unwrap();

@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 use super::FeatureError;
 use crate::audio::mel::MelConfig;
-use crate::audio::npy::{read_mel, write_mel};
+use crate::audio::npy::{read_mel, write_mel_cache};
 
 /// Bumped when decoding or resampling changes in a way that alters features.
 const PIPELINE_VERSION: &str = "musav-audio-3";
@@ -58,7 +58,7 @@ impl Cache {
             return Ok((m, true));
         }
         let mel = compute()?;
-        write_mel(&entry, &mel)?;
+        write_mel_cache(&entry, &mel)?;
         Ok((mel, false))
     }
 }
