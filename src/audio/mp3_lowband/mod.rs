@@ -90,9 +90,11 @@ pub enum Status {
 #[derive(Clone)]
 struct State {
     mdct_overlap: [[f32; 9 * 32]; 2],
-    /// The polyphase filterbank: its first 15 * 16 rows are the history (C's `qmf_state`),
-    /// kept in place between granules rather than copied in and out.
-    syn: [[f32; 4]; SYN_ROWS],
+    /// The polyphase filterbank: the 15 * 16 rows from `syn_base` on are the history (C's
+    /// `qmf_state`), kept in place between granules rather than copied in and out.
+    syn: [[f32; 4]; SYN_RING_ROWS],
+    /// Where in `syn` the current granule's filterbank rows start.
+    syn_base: usize,
     reserv: i32,
     free_format_bytes: usize,
     header: [u8; 4],
@@ -103,7 +105,8 @@ impl State {
     const fn new() -> Self {
         Self {
             mdct_overlap: [[0.; 9 * 32]; 2],
-            syn: [[0.; 4]; SYN_ROWS],
+            syn: [[0.; 4]; SYN_RING_ROWS],
+            syn_base: 0,
             reserv: 0,
             free_format_bytes: 0,
             header: [0; 4],
@@ -1494,6 +1497,14 @@ const SYNTH_ROWS: usize = ZLIN + 2 * 16;
 /// Rows in the whole synthesis buffer (`syn` in C: `(18 + 15) * 2 * 32` floats).
 const SYN_ROWS: usize = (18 + 15) * 2 * 32 / 4;
 
+/// Rows a granule adds; the next granule's history starts this far on.
+const GRANULE_ROWS: usize = 18 * 16;
+
+/// The filterbank holds four granules' rows after the history: each granule's rows follow the
+/// last one's, and only every fourth granule copies its history back to the start (minimp3
+/// copies the 3.75 KB history down after every granule).
+const SYN_RING_ROWS: usize = SYN_ROWS - GRANULE_ROWS + 4 * GRANULE_ROWS;
+
 /// The synthesis window with minimp3's output scale (1/32768) folded in, each value repeated
 /// across the four lanes: the windowing loop then multiplies by a table row instead of
 /// broadcasting a scalar (a shuffle) for every product. The scale is a power of two, so the
@@ -1606,7 +1617,6 @@ fn mp3d_synth_granule_mono(
             }
         }
     }
-    lins.copy_within(18 * 16..18 * 16 + 15 * 16, 0);
 }
 
 fn mp3d_match_frame(hdr: &[u8], frame_bytes: usize) -> bool {
@@ -1745,7 +1755,14 @@ pub fn decode_frame(
         for (igr, pcm) in pcm.chunks_exact_mut(576).take(granules).enumerate() {
             scratch.grbuf = [[0.; 576]; 2];
             l3_decode(dec, scratch, &mut bs, &gr_info[igr * nch..], nch, bands);
-            mp3d_synth_granule_mono(&mut scratch.grbuf[0], pcm, &mut dec.syn, bands);
+            let base = dec.syn_base;
+            let lins = (&mut dec.syn[base..base + SYN_ROWS]).try_into().unwrap();
+            mp3d_synth_granule_mono(&mut scratch.grbuf[0], pcm, lins, bands);
+            dec.syn_base += GRANULE_ROWS;
+            if dec.syn_base + SYN_ROWS > SYN_RING_ROWS {
+                dec.syn.copy_within(dec.syn_base..base + SYN_ROWS, 0);
+                dec.syn_base = 0;
+            }
         }
     }
     l3_save_reservoir(dec, &bs);
