@@ -28,7 +28,7 @@ use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
 use super::TARGET_SAMPLE_RATE;
-use super::resample::{ResampleError, resample_into};
+use super::resample::{ResampleError, resample_into, resample_stream};
 
 /// Mono samples and their rate, as decoded.
 #[derive(Debug, Clone)]
@@ -80,6 +80,29 @@ thread_local! {
 /// [`load_mono_12k`] into `out` (cleared first): the decoded signal at its own rate lives in a
 /// per-thread buffer, so a feature run allocates nothing per file but its output.
 pub fn load_mono_12k_into(path: &Path, out: &mut Vec<f32>) -> Result<(), DecodeError> {
+    // A Layer III MP3 streams from the band-limited decoder into the resampler, frame by frame.
+    let is_mp3 = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("mp3"));
+    if is_mp3
+        && path.is_file()
+        && let Ok(data) = std::fs::read(path)
+        && let Some(stream) = LowbandMp3::open(&data, TARGET_SAMPLE_RATE / 2)
+    {
+        let streamed = resample_stream(stream.hz, TARGET_SAMPLE_RATE, out, |push| {
+            stream.decode(push).then_some(()).ok_or(())
+        })
+        .map_err(|source| DecodeError::Resample {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        if streamed.is_ok() {
+            return Ok(());
+        }
+        // Not for the band-limited decoder after all: the full decoders below.
+        out.clear();
+    }
     DECODED.with(|cell| {
         let mut decoded = cell.borrow_mut();
         let result =
@@ -269,74 +292,120 @@ fn decode_mp3(data: &[u8], out: &mut Vec<f32>) -> Option<u32> {
 /// padding trimmed exactly as nanomp3's `SliceReader` trims them. `None` (and `out` empty) for
 /// anything else (no frame, Layer I/II, a format change midway), for the full decoders.
 fn decode_mp3_lowband(data: &[u8], max_hz: u32, out: &mut Vec<f32>) -> Option<u32> {
-    use super::mp3_lowband::{
-        FrameInfo, MAX_SAMPLES_PER_FRAME, Mp3Dec, Status, bands_for, decode_frame,
-    };
     out.clear();
-    let first = nanomp3::frames(data).next()?;
-    let bands = bands_for(first.sample_rate, max_hz);
-    if first.layer != 3 || bands == 32 {
-        return None;
+    let stream = LowbandMp3::open(data, max_hz)?;
+    if stream.keep != 0 {
+        out.reserve(stream.keep.min(1 << 28) as usize);
     }
-    let (hz, channels, frame_samples) = (first.sample_rate, first.channels.num(), first.samples);
-    let end = nanomp3::id3v2_len(data).min(data.len()) + nanomp3::strip_tags(data).len();
-    let mut pos = first.offset;
-    // Per channel, at the full rate: samples to drop at the start, and to keep (0: all).
-    let (mut to_skip, mut keep) = (0u64, 0u64);
-    if let Some(tag) = nanomp3::VbrTag::parse(first.data) {
-        pos += first.data.len();
-        if let Some(frames) = tag.frames {
-            // minimp3's reading of the LAME tag: the decoder's own 529-sample delay included.
-            let (delay, padding) = tag
-                .encoder_delay_padding
-                .map_or((0, 0), |(d, p)| (u64::from(d) + 529, i64::from(p) - 529));
-            keep = frame_samples as u64 * u64::from(frames);
-            if keep >= delay {
-                keep -= delay;
-            }
-            if padding > 0 && keep >= padding as u64 {
-                keep -= padding as u64;
-            }
-            to_skip = delay;
+    let hz = stream.hz;
+    let decoded = stream.decode(&mut |samples| out.extend_from_slice(samples));
+    if !decoded {
+        out.clear();
+    }
+    decoded.then_some(hz)
+}
+
+/// [`decode_mp3_lowband`] as a stream: its first frame read, its framing known.
+struct LowbandMp3<'a> {
+    data: &'a [u8],
+    hz: u32,
+    channels: u8,
+    frame_samples: usize,
+    bands: usize,
+    /// Where the audio frames start, and where the trailing tags start.
+    pos: usize,
+    end: usize,
+    /// Per channel, at the full rate: samples to drop at the start, and to keep (0: all).
+    to_skip: u64,
+    keep: u64,
+}
+
+impl<'a> LowbandMp3<'a> {
+    fn open(data: &'a [u8], max_hz: u32) -> Option<Self> {
+        let first = nanomp3::frames(data).next()?;
+        let bands = super::mp3_lowband::bands_for(first.sample_rate, max_hz);
+        if first.layer != 3 || bands == 32 {
+            return None;
         }
-    }
-    let mut dec = Mp3Dec::new(bands);
-    let mut pcm = [0f32; MAX_SAMPLES_PER_FRAME];
-    let mut info = FrameInfo::default();
-    if keep != 0 {
-        out.reserve(keep.min(1 << 28) as usize);
-    }
-    let mut kept = 0u64;
-    while pos < end && (keep == 0 || kept < keep) {
-        let n = decode_frame(&mut dec, &data[pos..end], &mut pcm, &mut info);
-        pos += info.frame_bytes;
-        match info.status {
-            Status::NoFrame => break,
-            Status::UnsupportedLayer => {
-                out.clear();
-                return None;
-            }
-            _ if info.hz != hz || info.channels != channels => {
-                out.clear();
-                return None;
-            }
-            Status::Decoded => {}
-            // A frame the bit reservoir or damage keeps silent still counts toward the delay.
-            Status::Corrupt | Status::ReservoirUnavailable => {
-                to_skip -= to_skip.min(frame_samples as u64);
-                continue;
+        let end = nanomp3::id3v2_len(data).min(data.len()) + nanomp3::strip_tags(data).len();
+        let mut stream = LowbandMp3 {
+            data,
+            hz: first.sample_rate,
+            channels: first.channels.num(),
+            frame_samples: first.samples,
+            bands,
+            pos: first.offset,
+            end,
+            to_skip: 0,
+            keep: 0,
+        };
+        if let Some(tag) = nanomp3::VbrTag::parse(first.data) {
+            stream.pos += first.data.len();
+            if let Some(frames) = tag.frames {
+                // minimp3's reading of the LAME tag: the decoder's own 529-sample delay included.
+                let (delay, padding) = tag
+                    .encoder_delay_padding
+                    .map_or((0, 0), |(d, p)| (u64::from(d) + 529, i64::from(p) - 529));
+                let mut keep = first.samples as u64 * u64::from(frames);
+                if keep >= delay {
+                    keep -= delay;
+                }
+                if padding > 0 && keep >= padding as u64 {
+                    keep -= padding as u64;
+                }
+                (stream.to_skip, stream.keep) = (delay, keep);
             }
         }
-        let skip = to_skip.min(n as u64);
-        to_skip -= skip;
-        let mut take = n as u64 - skip;
-        if keep != 0 {
-            take = take.min(keep - kept);
-        }
-        kept += take;
-        out.extend_from_slice(&pcm[skip as usize..(skip + take) as usize]);
+        Some(stream)
     }
-    (!out.is_empty()).then_some(hz)
+
+    /// Decodes every frame into `sink`, in order. False when the stream needs a full decoder
+    /// (a Layer I/II frame or a format change midway: what `sink` got is then to be dropped) or
+    /// held no audio.
+    fn decode(self, sink: &mut dyn FnMut(&[f32])) -> bool {
+        use super::mp3_lowband::{FrameInfo, MAX_SAMPLES_PER_FRAME, Mp3Dec, Status, decode_frame};
+        let LowbandMp3 {
+            data,
+            hz,
+            channels,
+            frame_samples,
+            bands,
+            mut pos,
+            end,
+            mut to_skip,
+            keep,
+        } = self;
+        let mut dec = Mp3Dec::new(bands);
+        let mut pcm = [0f32; MAX_SAMPLES_PER_FRAME];
+        let mut info = FrameInfo::default();
+        let mut kept = 0u64;
+        while pos < end && (keep == 0 || kept < keep) {
+            let n = decode_frame(&mut dec, &data[pos..end], &mut pcm, &mut info);
+            pos += info.frame_bytes;
+            match info.status {
+                Status::NoFrame => break,
+                Status::UnsupportedLayer => return false,
+                _ if info.hz != hz || info.channels != channels => return false,
+                Status::Decoded => {}
+                // A frame the bit reservoir or damage keeps silent still counts toward the delay.
+                Status::Corrupt | Status::ReservoirUnavailable => {
+                    to_skip -= to_skip.min(frame_samples as u64);
+                    continue;
+                }
+            }
+            let skip = to_skip.min(n as u64);
+            to_skip -= skip;
+            let mut take = n as u64 - skip;
+            if keep != 0 {
+                take = take.min(keep - kept);
+            }
+            kept += take;
+            if take != 0 {
+                sink(&pcm[skip as usize..(skip + take) as usize]);
+            }
+        }
+        kept != 0
+    }
 }
 
 fn decode_symphonia(path: &Path, out: &mut Vec<f32>) -> Result<u32, DecodeError> {
@@ -539,6 +608,34 @@ mod tests {
             if decode_band_into(&path, &mut out, 6_000).is_ok() {
                 assert!(out.iter().all(|v| v.is_finite()));
             }
+            // The streamed feature path agrees with decoding first, then resampling.
+            let mut streamed = Vec::new();
+            let via_buffer = decode_band_into(&path, &mut out, 6_000)
+                .map(|rate| resample_into(&out, rate, TARGET_SAMPLE_RATE, &mut out.clone()));
+            match load_mono_12k_into(&path, &mut streamed) {
+                Ok(()) => assert!(via_buffer.is_ok(), "round {round}"),
+                Err(_) => assert!(via_buffer.is_err(), "round {round}"),
+            }
+        }
+    }
+
+    #[test]
+    fn streamed_mp3_features_equal_decoding_then_resampling() {
+        for name in [
+            "tone_440.mp3",
+            "stereo_44k.mp3",
+            "stereo_32k.mp3",
+            "stereo_22k.mp3",
+        ] {
+            let path = fixture(name);
+            let mut decoded = Vec::new();
+            let rate = decode_band_into(&path, &mut decoded, TARGET_SAMPLE_RATE / 2).unwrap();
+            let mut whole = Vec::new();
+            resample_into(&decoded, rate, TARGET_SAMPLE_RATE, &mut whole).unwrap();
+            let mut streamed = vec![1.0; 3];
+            load_mono_12k_into(&path, &mut streamed).unwrap();
+            assert!(!whole.is_empty(), "{name}");
+            assert!(streamed == whole, "{name}: streamed and whole differ");
         }
     }
 }

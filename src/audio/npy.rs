@@ -62,11 +62,9 @@ pub fn write_mel(path: &Path, mel: &Array2<f32>) -> Result<(), NpyError> {
 
 /// [`write_mel`] for a feature cache entry ([`crate::fsio::write_atomic_cache`]: not fsynced).
 pub fn write_mel_cache(path: &Path, mel: &Array2<f32>) -> Result<(), NpyError> {
-    crate::fsio::write_atomic_cache(path, &to_npy_bytes(mel)).map_err(|source| {
-        NpyError::Write {
-            path: path.to_path_buf(),
-            source,
-        }
+    crate::fsio::write_atomic_cache(path, &to_npy_bytes(mel)).map_err(|source| NpyError::Write {
+        path: path.to_path_buf(),
+        source,
     })
 }
 

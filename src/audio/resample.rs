@@ -81,6 +81,64 @@ pub fn resample_into(
     })
 }
 
+/// [`resample_into`] for a signal that arrives in pieces (a decoder's frames): `produce` gets a
+/// `push` for each piece, in order, and the result equals `resample_into` on their
+/// concatenation. Only about one block of input is held at a time, so a decoder's output is
+/// filtered while it is still in cache, and is never stored whole.
+pub fn resample_stream<E>(
+    from: u32,
+    to: u32,
+    out: &mut Vec<f32>,
+    produce: impl FnOnce(&mut dyn FnMut(&[f32])) -> Result<(), E>,
+) -> Result<Result<(), E>, ResampleError> {
+    out.clear();
+    if from == 0 || to == 0 {
+        return Err(ResampleError::Setup {
+            from,
+            to,
+            reason: "a sample rate of 0 Hz".into(),
+        });
+    }
+    if from == to {
+        return Ok(produce(&mut |piece| out.extend_from_slice(piece)));
+    }
+    PLANS.with(|plans| {
+        let mut plans = plans.borrow_mut();
+        let plan = match plans.entry((from, to)) {
+            Entry::Occupied(o) => o.into_mut(),
+            Entry::Vacant(v) => v.insert(Plan::new(from, to)?),
+        };
+        let mut pending = std::mem::take(&mut plan.pending);
+        pending.clear();
+        pending.resize(plan.pad, 0.0);
+        let (mut pushed, mut failed) = (0usize, None);
+        let produced = produce(&mut |piece| {
+            pushed += piece.len();
+            pending.extend_from_slice(piece);
+            while failed.is_none() && pending.len() >= plan.n_in {
+                match plan.block(&pending[..plan.n_in], out, usize::MAX) {
+                    Ok(()) => drop(pending.drain(..plan.step)),
+                    Err(e) => failed = Some(e),
+                }
+            }
+        });
+        // The last blocks, zero-padded, up to the output length of the whole signal.
+        let want = (pushed as u64 * plan.up as u64).div_ceil(plan.down as u64) as usize;
+        while failed.is_none() && pushed > 0 && out.len() < want {
+            let n = pending.len().min(plan.n_in);
+            match plan.block(&pending[..n], out, want) {
+                Ok(()) => drop(pending.drain(..n.min(plan.step))),
+                Err(e) => failed = Some(e),
+            }
+        }
+        plan.pending = pending;
+        match failed {
+            Some(reason) => Err(ResampleError::Process { from, to, reason }),
+            None => Ok(produced),
+        }
+    })
+}
+
 thread_local! {
     /// Plans by (from, to); a feature run meets only a handful of rates.
     static PLANS: RefCell<HashMap<(u32, u32), Plan>> = RefCell::new(HashMap::new());
@@ -105,6 +163,8 @@ struct Plan {
     spec_out: Vec<Complex32>,
     block_out: Vec<f32>,
     scratch: Vec<Complex32>,
+    /// [`resample_stream`]'s input not yet filtered, from the next block's first sample on.
+    pending: Vec<f32>,
 }
 
 impl Plan {
@@ -184,52 +244,67 @@ impl Plan {
             spec_out,
             block_out,
             scratch,
+            pending: Vec::new(),
         })
     }
 
     fn run(&mut self, samples: &[f32], out: &mut Vec<f32>) -> Result<(), String> {
         let want = (samples.len() as u64 * self.up as u64).div_ceil(self.down as u64) as usize;
         out.reserve(want);
-        let step_out = self.step / self.down * self.up;
-        let skip_out = self.pad / self.down * self.up;
-        let bins = (self.n_in.min(self.n_out)) / 2 + 1;
         let mut start = 0usize; // input position of the block's first kept sample
         while out.len() < want {
             // Block = samples[start - pad .. start - pad + n_in], zero outside the signal.
-            let lo = start as isize - self.pad as isize;
-            let a = lo.max(0) as usize;
-            let b = ((lo + self.n_in as isize).max(0) as usize).min(samples.len());
-            if a < b {
-                let off = (a as isize - lo) as usize;
-                self.block[..off].fill(0.0);
-                self.block[off..off + (b - a)].copy_from_slice(&samples[a..b]);
-                self.block[off + (b - a)..].fill(0.0);
-            } else {
-                self.block.fill(0.0);
-            }
-            self.fwd
-                .process_with_scratch(&mut self.block, &mut self.spec_in, &mut self.scratch)
-                .map_err(|e| e.to_string())?;
-            for ((o, x), h) in self.spec_out[..bins]
-                .iter_mut()
-                .zip(&self.spec_in[..bins])
-                .zip(&self.filter[..bins])
-            {
-                *o = x * h;
-            }
-            self.spec_out[bins..].fill(Complex32::new(0.0, 0.0));
-            // The inverse transform needs real DC and Nyquist bins; the filter is ~0 at Nyquist.
-            self.spec_out[0].im = 0.0;
-            if let Some(last) = self.spec_out.last_mut() {
-                last.im = 0.0;
-            }
-            self.inv
-                .process_with_scratch(&mut self.spec_out, &mut self.block_out, &mut self.scratch)
-                .map_err(|e| e.to_string())?;
-            let n = step_out.min(want - out.len());
-            out.extend_from_slice(&self.block_out[skip_out..skip_out + n]);
+            let lo = start.saturating_sub(self.pad);
+            let hi = (start + self.n_in - self.pad).min(samples.len());
+            let lead = self.pad.saturating_sub(start);
+            self.block_from(lead, &samples[lo.min(hi)..hi], out, want)?;
             start += self.step;
         }
+        Ok(())
+    }
+
+    /// Filters one block whose first `input.len()` samples are `input` (zeros after them) and
+    /// appends the samples it yields, up to `want` in all.
+    fn block(&mut self, input: &[f32], out: &mut Vec<f32>, want: usize) -> Result<(), String> {
+        self.block_from(0, input, out, want)
+    }
+
+    /// [`Plan::block`] with `lead` zeros before `input`.
+    fn block_from(
+        &mut self,
+        lead: usize,
+        input: &[f32],
+        out: &mut Vec<f32>,
+        want: usize,
+    ) -> Result<(), String> {
+        let step_out = self.step / self.down * self.up;
+        let skip_out = self.pad / self.down * self.up;
+        let bins = (self.n_in.min(self.n_out)) / 2 + 1;
+        let input = &input[..input.len().min(self.n_in - lead)];
+        self.block[..lead].fill(0.0);
+        self.block[lead..lead + input.len()].copy_from_slice(input);
+        self.block[lead + input.len()..].fill(0.0);
+        self.fwd
+            .process_with_scratch(&mut self.block, &mut self.spec_in, &mut self.scratch)
+            .map_err(|e| e.to_string())?;
+        for ((o, x), h) in self.spec_out[..bins]
+            .iter_mut()
+            .zip(&self.spec_in[..bins])
+            .zip(&self.filter[..bins])
+        {
+            *o = x * h;
+        }
+        self.spec_out[bins..].fill(Complex32::new(0.0, 0.0));
+        // The inverse transform needs real DC and Nyquist bins; the filter is ~0 at Nyquist.
+        self.spec_out[0].im = 0.0;
+        if let Some(last) = self.spec_out.last_mut() {
+            last.im = 0.0;
+        }
+        self.inv
+            .process_with_scratch(&mut self.spec_out, &mut self.block_out, &mut self.scratch)
+            .map_err(|e| e.to_string())?;
+        let n = step_out.min(want.saturating_sub(out.len()));
+        out.extend_from_slice(&self.block_out[skip_out..skip_out + n]);
         Ok(())
     }
 }
@@ -308,6 +383,48 @@ mod tests {
                 "{n} at {from}"
             );
         }
+    }
+
+    #[test]
+    fn streaming_equals_resampling_the_whole_signal() {
+        let mut seed = 7u64;
+        let mut noise = |n: usize| -> Vec<f32> {
+            (0..n)
+                .map(|_| {
+                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    (seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+                })
+                .collect()
+        };
+        for (from, n) in [
+            (44_100, 100_003),
+            (22_050, 40_000),
+            (48_000, 7),
+            (12_000, 999),
+        ] {
+            let x = noise(n);
+            let whole = resample(&x, from, 12_000).unwrap();
+            // Pieces of uneven sizes, some empty, some longer than a block.
+            let sizes = [1152, 0, 1, 30_000, 577, 1152];
+            let mut out = vec![9.0; 4];
+            let produced = resample_stream(from, 12_000, &mut out, |push| {
+                let (mut at, mut i) = (0, 0);
+                while at < x.len() {
+                    let take = sizes[i % sizes.len()].min(x.len() - at);
+                    push(&x[at..at + take]);
+                    (at, i) = (at + take, i + 1);
+                }
+                Ok::<(), ()>(())
+            })
+            .unwrap();
+            assert_eq!(produced, Ok(()));
+            assert!(out == whole, "{from} Hz: streamed output differs");
+        }
+        // Nothing pushed: nothing out; the producer's error comes back as it was.
+        let mut out = vec![1.0];
+        let produced = resample_stream(44_100, 12_000, &mut out, |_| Err("no audio"));
+        assert_eq!(produced.unwrap(), Err("no audio"));
+        assert!(out.is_empty());
     }
 
     #[test]

@@ -1277,7 +1277,15 @@ fn l3_decode(
             huffman_stop(&gr_info[ch], bands)
         };
         // Read even when skipped: a later granule may reuse them (scfsi).
-        l3_decode_scalefactors(hdr, &mut s.ist_pos[ch], bs, &gr_info[ch], &mut s.scf, ch, stop);
+        l3_decode_scalefactors(
+            hdr,
+            &mut s.ist_pos[ch],
+            bs,
+            &gr_info[ch],
+            &mut s.scf,
+            ch,
+            stop,
+        );
         if skipped {
             bs.pos = layer3gr_limit;
             break;
@@ -1367,7 +1375,12 @@ fn mp3d_dct_ii_cols<T: Lanes, const S: usize, const LOW: bool>(grbuf: &mut [f32]
             let x2 = T::load(&grbuf[k + (16 + i) * S..]);
             let x3 = T::load(&grbuf[k + (31 - i) * S..]);
             let t2 = (x1 - x2) * c(MP3D_DCT_II_G_SEC[3 * i]);
-            (x0 + x3, x1 + x2, t2, (x0 - x3) * c(MP3D_DCT_II_G_SEC[3 * i + 1]))
+            (
+                x0 + x3,
+                x1 + x2,
+                t2,
+                (x0 - x3) * c(MP3D_DCT_II_G_SEC[3 * i + 1]),
+            )
         };
         t[0][i] = t0 + t1;
         t[1][i] = (t0 - t1) * c(MP3D_DCT_II_G_SEC[3 * i + 2]);
@@ -1591,8 +1604,7 @@ fn mp3d_synth_granule_mono(
         let w0 = |k: usize| F4::new(w[2 * k]);
         let w1 = |k: usize| F4::new(w[2 * k + 1]);
         for pass in (0..9).step_by(2) {
-            let rows: &[[f32; 4]; SYNTH_ROWS] =
-                lins[32 * pass..][..SYNTH_ROWS].try_into().unwrap();
+            let rows: &[[f32; 4]; SYNTH_ROWS] = lins[32 * pass..][..SYNTH_ROWS].try_into().unwrap();
             let vz = |k: usize| F4::load(&rows[ZLIN + i - 16 * k]);
             let vy = |k: usize| F4::load(&rows[i + 16 * k]);
             let mut b = vz(0) * w1(0) + vy(0) * w0(0);
