@@ -645,9 +645,10 @@ impl<'a> BitCache<'a> {
 const LUT_BITS: i32 = 10;
 
 /// One codebook's first lookup. [`FAST`] entries hold the whole pair: its length with the sign
-/// bits (bits 10 to 13) and both values as `G_POW43` indices (bits 0 to 4 and 5 to 9). Other
-/// entries hold `code length << 8 | leaf` for the value-by-value path (linbits escapes, or sign
-/// bits beyond the lookup), or [`MISS`] where the code is longer than [`LUT_BITS`].
+/// bits (bits 0 to 3, so the next pair's shift waits for one mask only) and both values as
+/// `G_POW43` indices (bits 4 to 8 and 9 to 13). Other entries hold `code length << 8 | leaf`
+/// for the value-by-value path (linbits escapes, or sign bits beyond the lookup), or [`MISS`]
+/// where the code is longer than [`LUT_BITS`].
 type PairLut = [u16; 1 << LUT_BITS];
 const FAST: u16 = 0x8000;
 const MISS: u16 = 0x7FFF;
@@ -709,7 +710,7 @@ fn pair_lut(codebook: &[i16], linbits: bool) -> PairLut {
             }
         }
         if end <= LUT_BITS {
-            *entry = FAST | (end << 10 | index[1] << 5 | index[0]) as u16;
+            *entry = FAST | (index[1] << 9 | index[0] << 4 | end) as u16;
         }
     }
     lut
@@ -744,9 +745,9 @@ fn l3_huffman_pairs<const LINBITS: bool>(
     for pair in out.as_chunks_mut::<2>().0 {
         let entry = lut[br.peek(LUT_BITS) as usize];
         if entry & FAST != 0 {
-            br.flush(i32::from(entry >> 10 & 15));
-            pair[0] = G_POW43[usize::from(entry & 31)] * one;
-            pair[1] = G_POW43[usize::from(entry >> 5 & 31)] * one;
+            br.flush(i32::from(entry & 15));
+            pair[0] = G_POW43[usize::from(entry >> 4 & 31)] * one;
+            pair[1] = G_POW43[usize::from(entry >> 9 & 31)] * one;
             br.refill();
             continue;
         }
