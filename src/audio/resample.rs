@@ -19,7 +19,7 @@ use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 use realfft::num_complex::Complex32;
-use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use realfft::{ComplexToReal, RealFftPlanner};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ResampleError {
@@ -149,17 +149,23 @@ struct Plan {
     up: usize,
     down: usize,
     n_in: usize,
-    n_out: usize,
     /// Input samples before a block's first kept position (a multiple of `down`).
     pad: usize,
     /// Input samples each block advances (a multiple of `down`).
     step: usize,
-    fwd: Arc<dyn RealToComplex<f32>>,
+    /// The forward transform as a complex FFT of half the length over the block's sample
+    /// pairs, unpacked only for the `bins` the output keeps (realfft unpacks all `n_in / 2 + 1`,
+    /// which cost as much as the FFT when 27% are kept, from 44.1 kHz to 12 kHz).
+    fwd: Arc<dyn rustfft::Fft<f32>>,
     inv: Arc<dyn ComplexToReal<f32>>,
-    /// Filter spectrum at the input rate, `n_in / 2 + 1` bins, scaled for the round trip.
+    /// Bins of the input spectrum the output keeps.
+    bins: usize,
+    /// `exp(-2πi·k / n_in)` for the kept bins.
+    twiddles: Vec<Complex32>,
+    /// Filter spectrum at the input rate, the kept bins, scaled for the round trip.
     filter: Vec<Complex32>,
-    block: Vec<f32>,
-    spec_in: Vec<Complex32>,
+    /// The block as `n_in / 2` complex numbers (sample pairs), transformed in place.
+    packed: Vec<Complex32>,
     spec_out: Vec<Complex32>,
     block_out: Vec<f32>,
     scratch: Vec<Complex32>,
@@ -192,8 +198,10 @@ impl Plan {
             });
         }
         let mut planner = RealFftPlanner::<f32>::new();
-        let fwd = planner.plan_fft_forward(n_in);
+        let real_fwd = planner.plan_fft_forward(n_in);
         let inv = planner.plan_fft_inverse(n_out);
+        let fwd = rustfft::FftPlanner::<f32>::new().plan_fft_forward(n_in / 2);
+        let bins = n_in.min(n_out) / 2 + 1;
 
         // Kaiser-windowed sinc, zero phase (centred on index 0, wrapped), unit DC gain.
         let fc = CUTOFF * low / 2.0 / from as f64; // cycles per input sample
@@ -217,30 +225,38 @@ impl Plan {
         // spacing is n_in / n_out input samples, so the inverse sums at the input's scale).
         let scale = 1.0 / (sum * n_in as f64);
         let mut block: Vec<f32> = taps.iter().map(|&v| (v * scale) as f32).collect();
-        let mut filter = fwd.make_output_vec();
-        let mut scratch =
-            vec![Complex32::new(0.0, 0.0); fwd.get_scratch_len().max(inv.get_scratch_len())];
-        fwd.process_with_scratch(&mut block, &mut filter, &mut scratch)
+        let mut filter = real_fwd.make_output_vec();
+        let scratch_len = (real_fwd.get_scratch_len().max(inv.get_scratch_len()))
+            .max(fwd.get_inplace_scratch_len());
+        let mut scratch = vec![Complex32::new(0.0, 0.0); scratch_len];
+        real_fwd
+            .process_with_scratch(&mut block, &mut filter, &mut scratch)
             .map_err(|e| ResampleError::Setup {
                 from,
                 to,
                 reason: e.to_string(),
             })?;
-        let spec_in = fwd.make_output_vec();
+        filter.truncate(bins);
+        let twiddles = (0..bins)
+            .map(|k| {
+                let angle = -2.0 * std::f64::consts::PI * k as f64 / n_in as f64;
+                Complex32::new(angle.cos() as f32, angle.sin() as f32)
+            })
+            .collect();
         let spec_out = inv.make_input_vec();
         let block_out = inv.make_output_vec();
         Ok(Plan {
             up,
             down,
             n_in,
-            n_out,
             pad,
             step,
             fwd,
             inv,
+            bins,
+            twiddles,
             filter,
-            block,
-            spec_in,
+            packed: vec![Complex32::new(0.0, 0.0); n_in / 2],
             spec_out,
             block_out,
             scratch,
@@ -279,20 +295,43 @@ impl Plan {
     ) -> Result<(), String> {
         let step_out = self.step / self.down * self.up;
         let skip_out = self.pad / self.down * self.up;
-        let bins = (self.n_in.min(self.n_out)) / 2 + 1;
+        let bins = self.bins;
         let input = &input[..input.len().min(self.n_in - lead)];
-        self.block[..lead].fill(0.0);
-        self.block[lead..lead + input.len()].copy_from_slice(input);
-        self.block[lead + input.len()..].fill(0.0);
+        // SAFETY: `Complex<f32>` is `#[repr(C)]` with fields `re`, `im`, so `n_in / 2` of them
+        // are `n_in` consecutive floats, samples 2j and 2j + 1 in pair j.
+        let block: &mut [f32] = unsafe {
+            std::slice::from_raw_parts_mut(self.packed.as_mut_ptr().cast::<f32>(), self.n_in)
+        };
+        block[..lead].fill(0.0);
+        block[lead..lead + input.len()].copy_from_slice(input);
+        block[lead + input.len()..].fill(0.0);
         self.fwd
-            .process_with_scratch(&mut self.block, &mut self.spec_in, &mut self.scratch)
-            .map_err(|e| e.to_string())?;
-        for ((o, x), h) in self.spec_out[..bins]
+            .process_with_scratch(&mut self.packed, &mut self.scratch);
+        // Z = FFT of the pairs; the real block's spectrum is X[k] = E[k] + W^k·O[k] with
+        // E = (Z[k] + Z*[-k]) / 2 and O = (Z[k] - Z*[-k]) / 2i, indices modulo n_in / 2.
+        let z = &self.packed;
+        let half = z.len();
+        let unpack = |a: Complex32, b: Complex32, w: Complex32| {
+            let (even, odd) = (
+                (a + b.conj()) * 0.5,
+                (a - b.conj()) * Complex32::new(0.0, -0.5),
+            );
+            even + odd * w
+        };
+        // Bins 1 .. half (k and half - k both in range), then 0 and half, which read Z[0].
+        let inner = bins.min(half);
+        for (((o, w), h), (a, b)) in self.spec_out[1..inner]
             .iter_mut()
-            .zip(&self.spec_in[..bins])
-            .zip(&self.filter[..bins])
+            .zip(&self.twiddles[1..])
+            .zip(&self.filter[1..])
+            .zip(z[1..inner].iter().zip(z[half + 1 - inner..].iter().rev()))
         {
-            *o = x * h;
+            *o = unpack(*a, *b, *w) * h;
+        }
+        for k in [0, half] {
+            if k < bins {
+                self.spec_out[k] = unpack(z[0], z[0], self.twiddles[k]) * self.filter[k];
+            }
         }
         self.spec_out[bins..].fill(Complex32::new(0.0, 0.0));
         // The inverse transform needs real DC and Nyquist bins; the filter is ~0 at Nyquist.

@@ -11,7 +11,7 @@ use crate::audio::mel::MelConfig;
 use crate::audio::npy::{read_mel, write_mel_cache};
 
 /// Bumped when decoding or resampling changes in a way that alters features.
-const PIPELINE_VERSION: &str = "musav-audio-3";
+const PIPELINE_VERSION: &str = "musav-audio-4";
 
 pub struct Cache {
     dir: PathBuf,
