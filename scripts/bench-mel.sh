@@ -2,7 +2,7 @@
 # Throughput of decode + resample + mel-spectrogram on 30 s clips: musav against librosa, same
 # files, one core each (RAYON_NUM_THREADS=1 / single-threaded BLAS), printed as a ratio.
 # Usage: scripts/bench-mel.sh [clips]   (MUSAV_BIN=path to use an existing binary,
-#        MUSAV_BENCH_ROUNDS=alternating rounds per format, default 5)
+#        MUSAV_BENCH_ROUNDS=alternating rounds per format, default 7)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 clips=${1:-8}
@@ -22,7 +22,7 @@ import os, resource, subprocess, sys, time
 import numpy as np, soundfile as sf, librosa
 
 bin, tmp, clips, lame = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-rounds = int(os.environ.get("MUSAV_BENCH_ROUNDS", "5"))
+rounds = int(os.environ.get("MUSAV_BENCH_ROUNDS", "7"))
 rng = np.random.default_rng(0)
 sr = 44100
 t = np.arange(30 * sr) / sr
