@@ -114,11 +114,15 @@ pub fn resample_stream<E>(
         let (mut pushed, mut failed) = (0usize, None);
         let produced = produce(&mut |piece| {
             pushed += piece.len();
-            pending.extend_from_slice(piece);
-            while failed.is_none() && pending.len() >= plan.n_in {
-                match plan.block(&pending[..plan.n_in], out, usize::MAX) {
-                    Ok(()) => drop(pending.drain(..plan.step)),
-                    Err(e) => failed = Some(e),
+            // A step at a time, so `pending` stays under a block and a step long, and each
+            // drain moves no more than that, whatever the size of the pieces.
+            for part in piece.chunks(plan.step) {
+                pending.extend_from_slice(part);
+                while failed.is_none() && pending.len() >= plan.n_in {
+                    match plan.block(&pending[..plan.n_in], out, usize::MAX) {
+                        Ok(()) => drop(pending.drain(..plan.step)),
+                        Err(e) => failed = Some(e),
+                    }
                 }
             }
         });
@@ -435,6 +439,8 @@ mod tests {
                 })
                 .collect()
         };
+        // Pieces of uneven sizes, some empty, some longer than a block; and all in one.
+        let chunkings = [vec![1152, 0, 1, 30_000, 577, 1152], vec![usize::MAX]];
         for (from, n) in [
             (44_100, 100_003),
             (22_050, 40_000),
@@ -443,21 +449,24 @@ mod tests {
         ] {
             let x = noise(n);
             let whole = resample(&x, from, 12_000).unwrap();
-            // Pieces of uneven sizes, some empty, some longer than a block.
-            let sizes = [1152, 0, 1, 30_000, 577, 1152];
-            let mut out = vec![9.0; 4];
-            let produced = resample_stream(from, 12_000, &mut out, |push| {
-                let (mut at, mut i) = (0, 0);
-                while at < x.len() {
-                    let take = sizes[i % sizes.len()].min(x.len() - at);
-                    push(&x[at..at + take]);
-                    (at, i) = (at + take, i + 1);
-                }
-                Ok::<(), ()>(())
-            })
-            .unwrap();
-            assert_eq!(produced, Ok(()));
-            assert!(out == whole, "{from} Hz: streamed output differs");
+            for sizes in &chunkings {
+                let mut out = vec![9.0; 4];
+                let produced = resample_stream(from, 12_000, &mut out, |push| {
+                    let (mut at, mut i) = (0, 0);
+                    while at < x.len() {
+                        let take = sizes[i % sizes.len()].min(x.len() - at);
+                        push(&x[at..at + take]);
+                        (at, i) = (at + take, i + 1);
+                    }
+                    Ok::<(), ()>(())
+                })
+                .unwrap();
+                assert_eq!(produced, Ok(()));
+                assert!(
+                    out == whole,
+                    "{from} Hz, pieces {sizes:?}: streamed output differs"
+                );
+            }
         }
         // Nothing pushed: nothing out; the producer's error comes back as it was.
         let mut out = vec![1.0];
