@@ -1540,8 +1540,9 @@ static SYNTH_WIN_LANES: [[f32; 4]; 240] = {
 /// even, left odd, right odd] of a filterbank row. With one channel the right lanes carry the
 /// next pass's slots instead: lanes 1 and 3 of row `r` are lanes 0 and 2 of row `r + 32`, so one
 /// vector computation yields four slots. Every input row is written before any output is
-/// computed (no pass overwrites a row an earlier pass reads), each value also into its lane of
-/// the row 32 above; the history rows kept from the last granule already hold theirs.
+/// computed (no pass overwrites a row an earlier pass reads): this granule's rows whole, the
+/// history rows kept from the last granule only in the lanes that belong to this granule's
+/// first passes.
 fn mp3d_synth_granule_mono(
     grbuf: &mut [f32; 576],
     pcm: &mut [f32],
