@@ -78,42 +78,41 @@ thread_local! {
 }
 
 /// [`load_mono_12k`] into `out` (cleared first): the decoded signal at its own rate lives in a
-/// per-thread buffer, so a feature run allocates nothing per file but its output.
+/// per-thread buffer, so a feature run allocates nothing per file but its output. A Layer III MP3
+/// streams from the band-limited decoder into the resampler frame by frame instead.
 pub fn load_mono_12k_into(path: &Path, out: &mut Vec<f32>) -> Result<(), DecodeError> {
-    // A Layer III MP3 streams from the band-limited decoder into the resampler, frame by frame.
-    let is_mp3 = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| e.eq_ignore_ascii_case("mp3"));
-    if is_mp3
-        && path.is_file()
-        && let Ok(data) = std::fs::read(path)
-        && let Some(stream) = LowbandMp3::open(&data, TARGET_SAMPLE_RATE / 2)
+    let max_hz = TARGET_SAMPLE_RATE / 2;
+    let resampled = |source| DecodeError::Resample {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mp3 = match audio_extension(path)?.as_deref() {
+        Some("mp3") => Some(read_file(path)?),
+        _ => None,
+    };
+    if let Some(stream) = mp3
+        .as_deref()
+        .and_then(|data| LowbandMp3::open(data, max_hz))
     {
         let streamed = resample_stream(stream.hz, TARGET_SAMPLE_RATE, out, |push| {
             stream.decode(push).then_some(()).ok_or(())
         })
-        .map_err(|source| DecodeError::Resample {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        .map_err(resampled)?;
         if streamed.is_ok() {
             return Ok(());
         }
-        // Not for the band-limited decoder after all: the full decoders below.
+        // Not for the band-limited decoder after all: the full decoders, on the same bytes.
         out.clear();
     }
     DECODED.with(|cell| {
         let mut decoded = cell.borrow_mut();
-        let result =
-            decode_band_into(path, &mut decoded, TARGET_SAMPLE_RATE / 2).and_then(|rate| {
-                resample_into(&decoded, rate, TARGET_SAMPLE_RATE, out).map_err(|source| {
-                    DecodeError::Resample {
-                        path: path.to_path_buf(),
-                        source,
-                    }
-                })
-            });
+        decoded.clear();
+        let result = match &mp3 {
+            Some(data) => decode_mp3_full(path, data, &mut decoded),
+            None => decode_band_into(path, &mut decoded, max_hz),
+        }
+        .and_then(|rate| require_audio(path, &decoded, rate))
+        .and_then(|rate| resample_into(&decoded, rate, TARGET_SAMPLE_RATE, out).map_err(resampled));
         if decoded.capacity() > KEEP_SCRATCH {
             *decoded = Vec::new();
         }
@@ -127,31 +126,52 @@ pub fn load_mono_12k_into(path: &Path, out: &mut Vec<f32>) -> Result<(), DecodeE
 /// full, as [`decode_mono_into`] does.
 pub fn decode_band_into(path: &Path, out: &mut Vec<f32>, max_hz: u32) -> Result<u32, DecodeError> {
     out.clear();
+    let rate = match audio_extension(path)?.as_deref() {
+        Some("wav") => decode_wav(path, out)?,
+        Some("mp3") => {
+            let data = read_file(path)?;
+            match decode_mp3_lowband(&data, max_hz, out) {
+                Some(rate) => rate,
+                None => decode_mp3_full(path, &data, out)?,
+            }
+        }
+        _ => decode_symphonia(path, out)?,
+    };
+    require_audio(path, out, rate)
+}
+
+/// The lower-case extension of `path`, once it is known to be a file.
+fn audio_extension(path: &Path) -> Result<Option<String>, DecodeError> {
     if !path.is_file() {
         return Err(DecodeError::Missing {
             path: path.to_path_buf(),
         });
     }
-    let ext = path
+    Ok(path
         .extension()
         .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
-    let rate = match ext.as_deref() {
-        Some("wav") => decode_wav(path, out)?,
-        Some("mp3") => {
-            let data = std::fs::read(path).map_err(|source| DecodeError::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
-            match decode_mp3_lowband(&data, max_hz, out).or_else(|| decode_mp3(&data, out)) {
-                Some(rate) => rate,
-                // Not an MP3 nanomp3 can read: symphonia decodes it or says precisely why not.
-                None => decode_symphonia(path, out)?,
-            }
-        }
-        _ => decode_symphonia(path, out)?,
-    };
-    if out.is_empty() {
+        .map(str::to_ascii_lowercase))
+}
+
+fn read_file(path: &Path) -> Result<Vec<u8>, DecodeError> {
+    std::fs::read(path).map_err(|source| DecodeError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// An MP3 in full: nanomp3, or symphonia for what nanomp3 cannot read (it decodes it or says
+/// precisely why not).
+fn decode_mp3_full(path: &Path, data: &[u8], out: &mut Vec<f32>) -> Result<u32, DecodeError> {
+    match decode_mp3(data, out) {
+        Some(rate) => Ok(rate),
+        None => decode_symphonia(path, out),
+    }
+}
+
+/// `rate`, or [`DecodeError::Empty`] when decoding yielded no samples.
+fn require_audio(path: &Path, samples: &[f32], rate: u32) -> Result<u32, DecodeError> {
+    if samples.is_empty() {
         return Err(DecodeError::Empty {
             path: path.to_path_buf(),
         });

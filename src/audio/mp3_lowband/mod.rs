@@ -1555,22 +1555,16 @@ fn mp3d_synth_granule_mono(
     // in the next pass) two values further on in `grbuf`: one 4-value read, reordered, per row.
     // Rows of the last passes get lanes of passes that do not exist; their outputs are dropped,
     // and the next granule overwrites those lanes before it reads them.
+    // Rows 15 and 31 of a pass only feed `mp3d_synth_pair`, which reads lanes 0 and 2.
     let row = |o: usize| [g[o], g[o + 2], g[o + 1], g[o + 3]];
     // History rows (passes -2 and -1): only the lanes passes 0 and 1 own.
-    for i in 0..15 {
-        lins[ZLIN - 48 + i][3] = g[18 * (1 + i)];
-    }
-    for j in 0..32 {
+    for j in 0..15 {
+        lins[ZLIN - 48 + j][3] = g[18 * (1 + j)];
         let r = &mut lins[ZLIN - 32 + j];
-        match j {
-            0..15 => [r[1], r[3]] = [g[18 * (31 - j)], g[18 * (31 - j) + 1]],
-            15 => [r[1], r[3]] = [g[288], g[0]],
-            16..31 => {
-                let o = 18 * (j - 15);
-                [r[1], r[2], r[3]] = [g[o + 1], g[o], g[o + 2]];
-            }
-            _ => [r[1], r[3]] = [g[289], g[1]],
-        }
+        [r[1], r[3]] = [g[18 * (31 - j)], g[18 * (31 - j) + 1]];
+        let r = &mut lins[ZLIN - 16 + j];
+        let o = 18 * (j + 1);
+        [r[1], r[2], r[3]] = [g[o + 1], g[o], g[o + 2]];
     }
     for pass in 0..9 {
         let (base, x) = (ZLIN + 32 * pass, 2 * pass);
@@ -1582,11 +1576,11 @@ fn mp3d_synth_granule_mono(
                 [g[o], 0.0, g[o + 1], 0.0]
             };
         }
-        lins[base + 15] = [g[x + 288], g[x + 290], g[x], g[x + 2]];
+        lins[base + 15] = [g[x + 288], 0.0, g[x], 0.0];
         for i in 0..15 {
             lins[base + 16 + i] = row(x + 1 + 18 * (1 + i));
         }
-        lins[base + 31] = [g[x + 289], g[x + 291], g[x + 1], g[x + 3]];
+        lins[base + 31] = [g[x + 289], 0.0, g[x + 1], 0.0];
     }
 
     let scale = 1.0 / 32768.0;
