@@ -61,6 +61,69 @@ pub enum DecodeError {
     },
 }
 
+/// What a file was before it became 12 kHz mono, for answers that describe the input (the web
+/// API's `audio` object) and for the doubts a decode leaves (`warnings`: a stream that ended early).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SourceInfo {
+    pub sample_rate: u32,
+    pub channels: u16,
+    /// Plain-language doubts about the decode; empty when the file decoded as its headers promise.
+    pub warnings: Vec<String>,
+}
+
+/// [`load_mono_12k`] plus the file's own rate and channel count.
+pub fn load_mono_12k_with_info(path: &Path) -> Result<(Vec<f32>, SourceInfo), DecodeError> {
+    let samples = load_mono_12k(path)?;
+    let info = source_info(path)?;
+    Ok((samples, info))
+}
+
+/// The rate and channel count a file's headers declare (WAV by hound, the rest by symphonia's
+/// probe), read without decoding the audio.
+pub fn source_info(path: &Path) -> Result<SourceInfo, DecodeError> {
+    let unsupported = |reason: String| DecodeError::Unsupported {
+        path: path.to_path_buf(),
+        reason,
+    };
+    if audio_extension(path)?.as_deref() == Some("wav") {
+        let spec = hound::WavReader::open(path)
+            .map_err(|e| unsupported(e.to_string()))?
+            .spec();
+        return Ok(SourceInfo {
+            sample_rate: spec.sample_rate,
+            channels: spec.channels,
+            warnings: Vec::new(),
+        });
+    }
+    let file = File::open(path).map_err(|source| DecodeError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mss = MediaSourceStream::new(Box::new(file), Default::default());
+    let mut hint = Hint::new();
+    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
+        hint.with_extension(ext);
+    }
+    let probed = symphonia::default::get_probe()
+        .format(
+            &hint,
+            mss,
+            &FormatOptions::default(),
+            &MetadataOptions::default(),
+        )
+        .map_err(|e| unsupported(e.to_string()))?;
+    let track = probed
+        .format
+        .default_track()
+        .ok_or_else(|| unsupported("no audio track".into()))?;
+    let params = &track.codec_params;
+    Ok(SourceInfo {
+        sample_rate: params.sample_rate.unwrap_or(0),
+        channels: params.channels.map_or(0, |c| c.count() as u16),
+        warnings: Vec::new(),
+    })
+}
+
 /// Decodes `path` and resamples it to 12 kHz mono: the input of [`super::mel::mel_spectrogram`].
 pub fn load_mono_12k(path: &Path) -> Result<Vec<f32>, DecodeError> {
     let mut out = Vec::new();
