@@ -1,14 +1,14 @@
 //! The feature pipeline per stage on 30 s of audio (inputs built outside the timed closures):
 //! decoding (16-bit stereo WAV at 44.1 and 22.05 kHz, decode + downmix; an MP3 when
-//! `MUSAV_BENCH_MP3` names a 30 s file, e.g. one written by scripts/bench-mel.sh, both in full and
-//! as the feature path decodes it, band-limited for 12 kHz), resampling to 12 kHz, and the
+//! `MUSAV_BENCH_MP3` names a 30 s file, e.g. one written by scripts/bench-mel.sh, decoded alone
+//! and as the feature path takes it, streamed into the resampler), resampling to 12 kHz, and the
 //! mel-spectrogram (STFT + mel + dB).
 
 use std::hint::black_box;
 use std::path::Path;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use musav::audio::decode::{decode_band_into, decode_mono_into};
+use musav::audio::decode::{decode_mono_into, load_mono_12k_into};
 use musav::audio::mel::{MelConfig, MelExtractor};
 use musav::audio::resample::resample_into;
 
@@ -57,8 +57,8 @@ fn bench(c: &mut Criterion) {
         });
     }
     if let Some((_, mp3)) = files.iter().find(|(name, _)| name == "mp3") {
-        decode.bench_function("mp3 for 12 kHz features", |b| {
-            b.iter(|| decode_band_into(black_box(mp3), &mut buf, 6_000).unwrap())
+        decode.bench_function("mp3 decoded and resampled to 12 kHz", |b| {
+            b.iter(|| load_mono_12k_into(black_box(mp3), &mut buf).unwrap())
         });
     }
     decode.finish();

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Throughput of decode + resample + mel-spectrogram on 30 s clips: musav against librosa, same
 # files, one core each (RAYON_NUM_THREADS=1 / single-threaded BLAS), printed as a ratio.
-# Usage: scripts/bench-mel.sh [clips]   (MUSAV_BIN=path to use an existing binary,
-#        MUSAV_BENCH_ROUNDS=alternating rounds per format, default 7)
+# Usage: scripts/bench-mel.sh [clips]   (MUSAV_BENCH_ROUNDS=alternating rounds per format, default 7)
+# MUSAV_BIN=path benchmarks an existing binary; on a shared machine that is the way: build musav
+# optimised in the dev profile (dependencies are already optimised there) and point at it:
+#   CARGO_PROFILE_DEV_OPT_LEVEL=3 cargo build --bin musav
+#   MUSAV_BIN=${CARGO_TARGET_DIR:-target}/debug/musav scripts/bench-mel.sh 16
+# Without MUSAV_BIN the script builds and measures a release binary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 clips=${1:-8}
@@ -12,8 +16,8 @@ if ! command -v lame >/dev/null; then
 fi
 bin=${MUSAV_BIN:-}
 if [ -z "$bin" ]; then
-  cargo build --release --quiet
-  bin="target/release/musav"
+  cargo build --release --quiet --bin musav
+  bin="${CARGO_TARGET_DIR:-target}/release/musav"
 fi
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 NUMBA_NUM_THREADS=1 RAYON_NUM_THREADS=1

@@ -16,8 +16,8 @@ if [ "${1:-compare}" = fixtures ] || [ "${1:-}" = mp3 ]; then
 else
   bin=${MUSAV_BIN:-}
   if [ -z "$bin" ]; then
-    cargo build --quiet
-    bin="target/debug/musav"
+    cargo build --quiet --bin musav
+    bin="${CARGO_TARGET_DIR:-target}/debug/musav"
   fi
   "$py" scripts/mel_parity.py compare "$dir" "$bin"
 fi

@@ -71,8 +71,8 @@ def fixtures(out, lame):
 
 def mp3_fixtures(out, lame):
     """Joint-stereo MP3s whose channels differ, with clicks (LAME switches to short blocks on them)
-    and hiss up to 16 kHz, at 44.1 kHz, 32 kHz and 22.05 kHz (MPEG-2): what musav's band-limited
-    MP3 decoder must get right (it mixes the channels before synthesis and drops high subbands)."""
+    and hiss up to 16 kHz, at 44.1 kHz, 32 kHz and 22.05 kHz (MPEG-2): joint stereo, block switching
+    and the LAME header's delay and padding at every MPEG version musav's MP3 path must get right."""
     rng = np.random.default_rng(7)
     sr = 44100
     n = 2 * sr

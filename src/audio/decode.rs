@@ -1,34 +1,30 @@
-//! Decoding to mono f32: WAV through `hound` (every PCM and float layout), MP3 through `nanomp3`
-//! (a port of minimp3: about twice as fast as symphonia's MP3 decoder, and it trims the encoder's
-//! delay and padding as libsndfile/mpg123 do for librosa, so samples line up with librosa's),
-//! OGG/FLAC and any MP3 nanomp3 rejects through `symphonia`; all pure Rust, so musav needs no
-//! system codec.
+//! Decoding to mono f32: WAV through `hound` (every PCM and float layout; [`super::wav`]), MP3
+//! through `nanomp3`'s frame decoder ([`super::mp3`]: about twice as fast as symphonia's, and
+//! with the encoder's delay and padding cut as libsndfile/mpg123 cut them for librosa, so samples
+//! line up with librosa's), OGG/FLAC and any MP3 nanomp3 cannot take through `symphonia`; all
+//! pure Rust, so musav needs no system codec.
 //!
-//! The feature path ([`load_mono_12k`]) decodes MP3 through [`super::mp3_lowband`] instead: a
-//! copy of nanomp3's decoder that leaves out what resampling to 12 kHz throws away (at 44.1 kHz
-//! the subbands above 6.9 kHz, and the second channel's synthesis, and its transforms where the
-//! channels share a block type), with nanomp3's framing and gapless trimming, so the 12 kHz
-//! signal is nanomp3's (within 3e-6 of the peak) for about half the decoding work (issue #6:
-//! MP3 features at 5× librosa's throughput per core; this gets ~4×).
-//!
-//! Channels are averaged, as librosa's `to_mono` does, so features match the reference pipeline.
-
-use std::fs::File;
-use std::path::{Path, PathBuf};
+//! The feature path ([`load_mono_12k`]) streams MP3 frames straight into the resampler: no
+//! buffer at the file's own rate. Channels are averaged, as librosa's `to_mono` does, so features
+//! match the reference pipeline. A file that decodes only in part (cut short, damaged frames)
+//! still gives its audio, and [`SourceInfo::warnings`] says what is missing.
 
 use std::cell::RefCell;
-use std::io::Read;
+use std::fs::File;
+use std::path::{Path, PathBuf};
 
 use symphonia::core::audio::{AudioBufferRef, SampleBuffer};
 use symphonia::core::codecs::DecoderOptions;
 use symphonia::core::errors::Error as SymError;
-use symphonia::core::formats::FormatOptions;
+use symphonia::core::formats::{FormatOptions, FormatReader};
 use symphonia::core::io::MediaSourceStream;
 use symphonia::core::meta::MetadataOptions;
 use symphonia::core::probe::Hint;
 
 use super::TARGET_SAMPLE_RATE;
+use super::mp3::{Mp3Stream, NotForThisDecoder};
 use super::resample::{ResampleError, resample_into, resample_stream};
+use super::wav::WavFile;
 
 /// Mono samples and their rate, as decoded.
 #[derive(Debug, Clone)]
@@ -71,51 +67,36 @@ pub struct SourceInfo {
     pub warnings: Vec<String>,
 }
 
-/// [`load_mono_12k`] plus the file's own rate and channel count.
+/// [`load_mono_12k`] plus the file's own rate and channel count, and the warnings of the decode
+/// itself (one pass).
 pub fn load_mono_12k_with_info(path: &Path) -> Result<(Vec<f32>, SourceInfo), DecodeError> {
-    let samples = load_mono_12k(path)?;
-    let info = source_info(path)?;
+    let mut samples = Vec::new();
+    let info = load_mono_12k_into_with_info(path, &mut samples)?;
     Ok((samples, info))
 }
 
-/// The rate and channel count a file's headers declare (WAV by hound, the rest by symphonia's
-/// probe), read without decoding the audio.
+/// The rate and channel count a file's headers declare, and the warnings its headers and frame
+/// layout alone reveal (a WAV data chunk or an MP3 stream shorter than declared), without
+/// decoding the audio.
 pub fn source_info(path: &Path) -> Result<SourceInfo, DecodeError> {
-    let unsupported = |reason: String| DecodeError::Unsupported {
-        path: path.to_path_buf(),
-        reason,
-    };
-    if audio_extension(path)?.as_deref() == Some("wav") {
-        let spec = hound::WavReader::open(path)
-            .map_err(|e| unsupported(e.to_string()))?
-            .spec();
-        return Ok(SourceInfo {
-            sample_rate: spec.sample_rate,
-            channels: spec.channels,
-            warnings: Vec::new(),
-        });
+    match audio_extension(path)?.as_deref() {
+        Some("wav") => return Ok(WavFile::open(path)?.info()),
+        Some("mp3") => {
+            let data = read_file(path)?;
+            if let Some(stream) = Mp3Stream::open(&data) {
+                return Ok(SourceInfo {
+                    sample_rate: stream.sample_rate,
+                    channels: stream.channels,
+                    warnings: stream.check_length().into_iter().collect(),
+                });
+            }
+        }
+        _ => {}
     }
-    let file = File::open(path).map_err(|source| DecodeError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mss = MediaSourceStream::new(Box::new(file), Default::default());
-    let mut hint = Hint::new();
-    if let Some(ext) = path.extension().and_then(|e| e.to_str()) {
-        hint.with_extension(ext);
-    }
-    let probed = symphonia::default::get_probe()
-        .format(
-            &hint,
-            mss,
-            &FormatOptions::default(),
-            &MetadataOptions::default(),
-        )
-        .map_err(|e| unsupported(e.to_string()))?;
-    let track = probed
-        .format
+    let format = probe(path)?;
+    let track = format
         .default_track()
-        .ok_or_else(|| unsupported("no audio track".into()))?;
+        .ok_or_else(|| unsupported(path, "no audio track"))?;
     let params = &track.codec_params;
     Ok(SourceInfo {
         sample_rate: params.sample_rate.unwrap_or(0),
@@ -141,10 +122,17 @@ thread_local! {
 }
 
 /// [`load_mono_12k`] into `out` (cleared first): the decoded signal at its own rate lives in a
-/// per-thread buffer, so a feature run allocates nothing per file but its output. A Layer III MP3
-/// streams from the band-limited decoder into the resampler frame by frame instead.
+/// per-thread buffer, so a feature run allocates nothing per file but its output. An MP3 streams
+/// from the decoder into the resampler frame by frame instead.
 pub fn load_mono_12k_into(path: &Path, out: &mut Vec<f32>) -> Result<(), DecodeError> {
-    let max_hz = TARGET_SAMPLE_RATE / 2;
+    load_mono_12k_into_with_info(path, out).map(drop)
+}
+
+/// [`load_mono_12k_into`] that also returns what [`load_mono_12k_with_info`] does.
+pub fn load_mono_12k_into_with_info(
+    path: &Path,
+    out: &mut Vec<f32>,
+) -> Result<SourceInfo, DecodeError> {
     let resampled = |source| DecodeError::Resample {
         path: path.to_path_buf(),
         source,
@@ -153,29 +141,36 @@ pub fn load_mono_12k_into(path: &Path, out: &mut Vec<f32>) -> Result<(), DecodeE
         Some("mp3") => Some(read_file(path)?),
         _ => None,
     };
-    if let Some(stream) = mp3
-        .as_deref()
-        .and_then(|data| LowbandMp3::open(data, max_hz))
-    {
-        let streamed = resample_stream(stream.hz, TARGET_SAMPLE_RATE, out, |push| {
-            stream.decode(push).then_some(()).ok_or(())
-        })
-        .map_err(resampled)?;
-        if streamed.is_ok() {
-            return Ok(());
+    if let Some(stream) = mp3.as_deref().and_then(Mp3Stream::open) {
+        let (rate, channels) = (stream.sample_rate, stream.channels);
+        let streamed = resample_stream(rate, TARGET_SAMPLE_RATE, out, |push| stream.decode(push))
+            .map_err(resampled)?;
+        match streamed {
+            Ok(report) => {
+                require_audio(path, out)?;
+                return Ok(SourceInfo {
+                    sample_rate: rate,
+                    channels,
+                    warnings: report.warnings,
+                });
+            }
+            // Not for nanomp3 after all: symphonia, on the same bytes.
+            Err(_) => out.clear(),
         }
-        // Not for the band-limited decoder after all: the full decoders, on the same bytes.
-        out.clear();
     }
     DECODED.with(|cell| {
         let mut decoded = cell.borrow_mut();
         decoded.clear();
         let result = match &mp3 {
-            Some(data) => decode_mp3_full(path, data, &mut decoded),
-            None => decode_band_into(path, &mut decoded, max_hz),
+            Some(_) => decode_symphonia(path, &mut decoded),
+            None => decode_at_own_rate(path, &mut decoded),
         }
-        .and_then(|rate| require_audio(path, &decoded, rate))
-        .and_then(|rate| resample_into(&decoded, rate, TARGET_SAMPLE_RATE, out).map_err(resampled));
+        .and_then(|info| {
+            require_audio(path, &decoded)?;
+            resample_into(&decoded, info.sample_rate, TARGET_SAMPLE_RATE, out)
+                .map_err(resampled)?;
+            Ok(info)
+        });
         if decoded.capacity() > KEEP_SCRATCH {
             *decoded = Vec::new();
         }
@@ -184,23 +179,57 @@ pub fn load_mono_12k_into(path: &Path, out: &mut Vec<f32>) -> Result<(), DecodeE
 }
 
 /// Decodes `path` to mono into `out` (cleared first) for a use of its audio below `max_hz` only,
-/// and returns the sample rate: an MP3 then skips the work on higher subbands (its output is
-/// low-passed at about `max_hz` plus one subband, 0.7 kHz at 44.1 kHz); other formats decode in
-/// full, as [`decode_mono_into`] does.
+/// and returns the sample rate. Every decoder here decodes the whole band (none can skip the
+/// subbands above `max_hz`), so this is [`decode_mono_into`]; callers state their band so a
+/// decoder that can save work there would get it.
 pub fn decode_band_into(path: &Path, out: &mut Vec<f32>, max_hz: u32) -> Result<u32, DecodeError> {
+    let _ = max_hz;
+    decode_mono_into(path, out)
+}
+
+/// Decodes `path` to mono at its own sample rate.
+pub fn decode_mono(path: &Path) -> Result<Mono, DecodeError> {
+    let mut samples = Vec::new();
+    let sample_rate = decode_mono_into(path, &mut samples)?;
+    Ok(Mono {
+        samples,
+        sample_rate,
+    })
+}
+
+/// Decodes `path` to mono into `out` (cleared first) and returns the sample rate.
+pub fn decode_mono_into(path: &Path, out: &mut Vec<f32>) -> Result<u32, DecodeError> {
     out.clear();
-    let rate = match audio_extension(path)?.as_deref() {
-        Some("wav") => decode_wav(path, out)?,
+    let info = decode_at_own_rate(path, out)?;
+    require_audio(path, out)?;
+    Ok(info.sample_rate)
+}
+
+/// Any supported file to mono at its own rate, appended to `out`.
+fn decode_at_own_rate(path: &Path, out: &mut Vec<f32>) -> Result<SourceInfo, DecodeError> {
+    match audio_extension(path)?.as_deref() {
+        Some("wav") => WavFile::open(path)?.decode(path, out),
         Some("mp3") => {
             let data = read_file(path)?;
-            match decode_mp3_lowband(&data, max_hz, out) {
-                Some(rate) => rate,
-                None => decode_mp3_full(path, &data, out)?,
+            let Some(stream) = Mp3Stream::open(&data) else {
+                return decode_symphonia(path, out);
+            };
+            let (sample_rate, channels) = (stream.sample_rate, stream.channels);
+            let base = out.len();
+            match stream.decode(&mut |mono| out.extend_from_slice(mono)) {
+                Ok(report) => Ok(SourceInfo {
+                    sample_rate,
+                    channels,
+                    warnings: report.warnings,
+                }),
+                Err(NotForThisDecoder::NoAudio | NotForThisDecoder::RateChanged) => {
+                    out.truncate(base);
+                    decode_symphonia(path, out)
+                }
             }
         }
-        _ => decode_symphonia(path, out)?,
-    };
-    require_audio(path, out, rate)
+        _ => decode_symphonia(path, out),
+    }
 }
 
 /// The lower-case extension of `path`, once it is known to be a file.
@@ -223,38 +252,14 @@ fn read_file(path: &Path) -> Result<Vec<u8>, DecodeError> {
     })
 }
 
-/// An MP3 in full: nanomp3, or symphonia for what nanomp3 cannot read (it decodes it or says
-/// precisely why not).
-fn decode_mp3_full(path: &Path, data: &[u8], out: &mut Vec<f32>) -> Result<u32, DecodeError> {
-    match decode_mp3(data, out) {
-        Some(rate) => Ok(rate),
-        None => decode_symphonia(path, out),
-    }
-}
-
-/// `rate`, or [`DecodeError::Empty`] when decoding yielded no samples.
-fn require_audio(path: &Path, samples: &[f32], rate: u32) -> Result<u32, DecodeError> {
+/// [`DecodeError::Empty`] when decoding yielded no samples.
+fn require_audio(path: &Path, samples: &[f32]) -> Result<(), DecodeError> {
     if samples.is_empty() {
         return Err(DecodeError::Empty {
             path: path.to_path_buf(),
         });
     }
-    Ok(rate)
-}
-
-/// Decodes `path` to mono at its own sample rate.
-pub fn decode_mono(path: &Path) -> Result<Mono, DecodeError> {
-    let mut samples = Vec::new();
-    let sample_rate = decode_mono_into(path, &mut samples)?;
-    Ok(Mono {
-        samples,
-        sample_rate,
-    })
-}
-
-/// Decodes `path` to mono into `out` (cleared first) and returns the sample rate.
-pub fn decode_mono_into(path: &Path, out: &mut Vec<f32>) -> Result<u32, DecodeError> {
-    decode_band_into(path, out, u32::MAX)
+    Ok(())
 }
 
 fn corrupt(path: &Path, reason: impl std::fmt::Display) -> DecodeError {
@@ -264,234 +269,15 @@ fn corrupt(path: &Path, reason: impl std::fmt::Display) -> DecodeError {
     }
 }
 
-fn decode_wav(path: &Path, out: &mut Vec<f32>) -> Result<u32, DecodeError> {
-    let reader = hound::WavReader::open(path).map_err(|e| match e {
-        hound::Error::IoError(source) if source.kind() != std::io::ErrorKind::UnexpectedEof => {
-            DecodeError::Io {
-                path: path.to_path_buf(),
-                source,
-            }
-        }
-        hound::Error::Unsupported | hound::Error::FormatError(_) => DecodeError::Unsupported {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        },
-        other => corrupt(path, other),
-    })?;
-    let spec = reader.spec();
-    let channels = usize::from(spec.channels.max(1));
-    let n = reader.len() as usize;
-    out.reserve(n / channels);
-    match spec.sample_format {
-        // The common CD layout is read as raw bytes in blocks and mixed down on the fly: hound's
-        // per-sample iterator costs more than the whole mel-spectrogram.
-        hound::SampleFormat::Int if spec.bits_per_sample == 16 => {
-            let mut inner = reader.into_inner();
-            let frame_bytes = 2 * channels;
-            let mut raw = vec![0u8; (1 << 16) / frame_bytes * frame_bytes];
-            let mut left = (n / channels) * frame_bytes;
-            while left > 0 {
-                let take = left.min(raw.len());
-                let chunk = &mut raw[..take];
-                inner.read_exact(chunk).map_err(|e| corrupt(path, e))?;
-                left -= chunk.len();
-                mix_i16(chunk, channels, out);
-            }
-        }
-        hound::SampleFormat::Float => {
-            let interleaved: Vec<f32> = reader
-                .into_samples::<f32>()
-                .collect::<Result<_, _>>()
-                .map_err(|e| corrupt(path, e))?;
-            downmix_into(&interleaved, channels, out);
-        }
-        hound::SampleFormat::Int => {
-            // Full scale of a signed `bits`-bit integer, as soundfile/librosa scale it.
-            let scale = 1.0 / (1u64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f32;
-            let interleaved: Vec<f32> = reader
-                .into_samples::<i32>()
-                .map(|s| s.map(|v| v as f32 * scale))
-                .collect::<Result<_, _>>()
-                .map_err(|e| corrupt(path, e))?;
-            downmix_into(&interleaved, channels, out);
-        }
-    }
-    Ok(spec.sample_rate)
-}
-
-/// Little-endian 16-bit frames of `channels` samples, averaged into `out`.
-fn mix_i16(raw: &[u8], channels: usize, out: &mut Vec<f32>) {
-    let s = |b: &[u8]| f32::from(i16::from_le_bytes([b[0], b[1]]));
-    match channels {
-        1 => out.extend(raw.chunks_exact(2).map(|b| s(b) * (1.0 / 32768.0))),
-        // Exact: the sum of two 16-bit values fits f32's mantissa, the scale is a power of two.
-        // One 32-bit load per frame, split by shifts, over a slice of `out` (an `extend` over the
-        // same iterator does not vectorise and costs twice as much).
-        2 => {
-            let base = out.len();
-            out.resize(base + raw.len() / 4, 0.0);
-            for (o, b) in out[base..].iter_mut().zip(raw.chunks_exact(4)) {
-                let v = i32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-                *o = ((v << 16 >> 16) + (v >> 16)) as f32 * (1.0 / 65536.0);
-            }
-        }
-        _ => {
-            let inv = 1.0 / channels as f32;
-            out.extend(raw.chunks_exact(2 * channels).map(|frame| {
-                frame
-                    .chunks_exact(2)
-                    .map(|b| s(b) * (1.0 / 32768.0))
-                    .sum::<f32>()
-                    * inv
-            }));
-        }
+fn unsupported(path: &Path, reason: impl std::fmt::Display) -> DecodeError {
+    DecodeError::Unsupported {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
     }
 }
 
-/// MP3 through nanomp3; `None` (and `out` empty) when it finds no audio or the stream changes
-/// format midway, for symphonia to handle.
-fn decode_mp3(data: &[u8], out: &mut Vec<f32>) -> Option<u32> {
-    out.clear();
-    let mut reader = nanomp3::SliceReader::<f32>::new(data);
-    let channels = reader.channels()?.num() as usize;
-    if let Some(total) = reader.total_samples() {
-        out.reserve(total.min(1 << 28) as usize);
-    }
-    loop {
-        match reader.read_frame() {
-            Ok(Some(frame)) => downmix_into(frame, channels, out),
-            Ok(None) => break,
-            Err(_) => {
-                out.clear();
-                return None;
-            }
-        }
-    }
-    (!out.is_empty()).then(|| reader.sample_rate())
-}
-
-/// A Layer III stream through [`super::mp3_lowband`] when `max_hz` leaves subbands out, with
-/// nanomp3's framing: tags skipped, the LAME/Xing tag frame skipped and its encoder delay and
-/// padding trimmed exactly as nanomp3's `SliceReader` trims them. `None` (and `out` empty) for
-/// anything else (no frame, Layer I/II, a format change midway), for the full decoders.
-fn decode_mp3_lowband(data: &[u8], max_hz: u32, out: &mut Vec<f32>) -> Option<u32> {
-    out.clear();
-    let stream = LowbandMp3::open(data, max_hz)?;
-    if stream.keep != 0 {
-        out.reserve(stream.keep.min(1 << 28) as usize);
-    }
-    let hz = stream.hz;
-    let decoded = stream.decode(&mut |samples| out.extend_from_slice(samples));
-    if !decoded {
-        out.clear();
-    }
-    decoded.then_some(hz)
-}
-
-/// [`decode_mp3_lowband`] as a stream: its first frame read, its framing known.
-struct LowbandMp3<'a> {
-    data: &'a [u8],
-    hz: u32,
-    channels: u8,
-    frame_samples: usize,
-    bands: usize,
-    /// Where the audio frames start, and where the trailing tags start.
-    pos: usize,
-    end: usize,
-    /// Per channel, at the full rate: samples to drop at the start, and to keep (0: all).
-    to_skip: u64,
-    keep: u64,
-}
-
-impl<'a> LowbandMp3<'a> {
-    fn open(data: &'a [u8], max_hz: u32) -> Option<Self> {
-        let first = nanomp3::frames(data).next()?;
-        let bands = super::mp3_lowband::bands_for(first.sample_rate, max_hz);
-        if first.layer != 3 || bands == 32 {
-            return None;
-        }
-        let end = nanomp3::id3v2_len(data).min(data.len()) + nanomp3::strip_tags(data).len();
-        let mut stream = LowbandMp3 {
-            data,
-            hz: first.sample_rate,
-            channels: first.channels.num(),
-            frame_samples: first.samples,
-            bands,
-            pos: first.offset,
-            end,
-            to_skip: 0,
-            keep: 0,
-        };
-        if let Some(tag) = nanomp3::VbrTag::parse(first.data) {
-            stream.pos += first.data.len();
-            if let Some(frames) = tag.frames {
-                // minimp3's reading of the LAME tag: the decoder's own 529-sample delay included.
-                let (delay, padding) = tag
-                    .encoder_delay_padding
-                    .map_or((0, 0), |(d, p)| (u64::from(d) + 529, i64::from(p) - 529));
-                let mut keep = first.samples as u64 * u64::from(frames);
-                if keep >= delay {
-                    keep -= delay;
-                }
-                if padding > 0 && keep >= padding as u64 {
-                    keep -= padding as u64;
-                }
-                (stream.to_skip, stream.keep) = (delay, keep);
-            }
-        }
-        Some(stream)
-    }
-
-    /// Decodes every frame into `sink`, in order. False when the stream needs a full decoder
-    /// (a Layer I/II frame or a format change midway: what `sink` got is then to be dropped) or
-    /// held no audio.
-    fn decode(self, sink: &mut dyn FnMut(&[f32])) -> bool {
-        use super::mp3_lowband::{FrameInfo, MAX_SAMPLES_PER_FRAME, Mp3Dec, Status, decode_frame};
-        let LowbandMp3 {
-            data,
-            hz,
-            channels,
-            frame_samples,
-            bands,
-            mut pos,
-            end,
-            mut to_skip,
-            keep,
-        } = self;
-        let mut dec = Mp3Dec::new(bands);
-        let mut pcm = [0f32; MAX_SAMPLES_PER_FRAME];
-        let mut info = FrameInfo::default();
-        let mut kept = 0u64;
-        while pos < end && (keep == 0 || kept < keep) {
-            let n = decode_frame(&mut dec, &data[pos..end], &mut pcm, &mut info);
-            pos += info.frame_bytes;
-            match info.status {
-                Status::NoFrame => break,
-                Status::UnsupportedLayer => return false,
-                _ if info.hz != hz || info.channels != channels => return false,
-                Status::Decoded => {}
-                // A frame the bit reservoir or damage keeps silent still counts toward the delay.
-                Status::Corrupt | Status::ReservoirUnavailable => {
-                    to_skip -= to_skip.min(frame_samples as u64);
-                    continue;
-                }
-            }
-            let skip = to_skip.min(n as u64);
-            to_skip -= skip;
-            let mut take = n as u64 - skip;
-            if keep != 0 {
-                take = take.min(keep - kept);
-            }
-            kept += take;
-            if take != 0 {
-                sink(&pcm[skip as usize..(skip + take) as usize]);
-            }
-        }
-        kept != 0
-    }
-}
-
-fn decode_symphonia(path: &Path, out: &mut Vec<f32>) -> Result<u32, DecodeError> {
+/// symphonia's reader for `path`, its format probed.
+fn probe(path: &Path) -> Result<Box<dyn FormatReader>, DecodeError> {
     let file = File::open(path).map_err(|source| DecodeError::Io {
         path: path.to_path_buf(),
         source,
@@ -508,25 +294,22 @@ fn decode_symphonia(path: &Path, out: &mut Vec<f32>) -> Result<u32, DecodeError>
             &FormatOptions::default(),
             &MetadataOptions::default(),
         )
-        .map_err(|e| DecodeError::Unsupported {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
-    let mut format = probed.format;
+        .map_err(|e| unsupported(path, e))?;
+    Ok(probed.format)
+}
+
+/// Any format symphonia reads, to mono, appended to `out`.
+fn decode_symphonia(path: &Path, out: &mut Vec<f32>) -> Result<SourceInfo, DecodeError> {
+    let mut format = probe(path)?;
     let track = format
         .default_track()
-        .ok_or_else(|| DecodeError::Unsupported {
-            path: path.to_path_buf(),
-            reason: "no audio track".into(),
-        })?;
+        .ok_or_else(|| unsupported(path, "no audio track"))?;
     let track_id = track.id;
     let mut decoder = symphonia::default::get_codecs()
         .make(&track.codec_params, &DecoderOptions::default())
-        .map_err(|e| DecodeError::Unsupported {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
+        .map_err(|e| unsupported(path, e))?;
     let mut sample_rate = track.codec_params.sample_rate;
+    let mut channels = track.codec_params.channels.map(|c| c.count() as u16);
     if let Some(frames) = track.codec_params.n_frames {
         out.reserve(frames.min(1 << 28) as usize);
     }
@@ -547,7 +330,8 @@ fn decode_symphonia(path: &Path, out: &mut Vec<f32>) -> Result<u32, DecodeError>
                 good += 1;
                 let spec = *audio.spec();
                 sample_rate.get_or_insert(spec.rate);
-                let channels = spec.channels.count().max(1);
+                let count = spec.channels.count().max(1);
+                channels.get_or_insert(count as u16);
                 // MP3 and Vorbis decode to planar f32: mix the planes straight into `out`.
                 if let AudioBufferRef::F32(planar) = &audio {
                     mix_planes(planar.planes().planes(), out);
@@ -555,11 +339,11 @@ fn decode_symphonia(path: &Path, out: &mut Vec<f32>) -> Result<u32, DecodeError>
                 }
                 let needed = audio.capacity() as u64;
                 let sb = match &mut buf {
-                    Some(b) if b.capacity() >= audio.capacity() * channels => b,
+                    Some(b) if b.capacity() >= audio.capacity() * count => b,
                     _ => buf.insert(SampleBuffer::new(needed, spec)),
                 };
                 sb.copy_interleaved_ref(audio);
-                downmix_into(sb.samples(), channels, out);
+                downmix_into(sb.samples(), count, out);
             }
             // A damaged frame is skipped, as players do; a file of damaged frames is corrupt.
             Err(SymError::DecodeError(_)) => bad += 1,
@@ -569,11 +353,19 @@ fn decode_symphonia(path: &Path, out: &mut Vec<f32>) -> Result<u32, DecodeError>
     if good == 0 && bad > 0 {
         return Err(corrupt(path, format!("none of {bad} frames decodes")));
     }
-    let sample_rate = sample_rate.ok_or_else(|| DecodeError::Unsupported {
-        path: path.to_path_buf(),
-        reason: "unknown sample rate".into(),
-    })?;
-    Ok(sample_rate)
+    let sample_rate = sample_rate.ok_or_else(|| unsupported(path, "unknown sample rate"))?;
+    let mut warnings = Vec::new();
+    if bad > 0 {
+        warnings.push(format!(
+            "{bad} of {} frames were damaged and left out; re-download or re-encode the file",
+            good + bad
+        ));
+    }
+    Ok(SourceInfo {
+        sample_rate,
+        channels: channels.unwrap_or(0),
+        warnings,
+    })
 }
 
 /// Averages planar channels into `out`.
@@ -591,7 +383,7 @@ fn mix_planes(planes: &[&[f32]], out: &mut Vec<f32>) {
 }
 
 /// Averages interleaved channels into `out`.
-fn downmix_into(interleaved: &[f32], channels: usize, out: &mut Vec<f32>) {
+pub(crate) fn downmix_into(interleaved: &[f32], channels: usize, out: &mut Vec<f32>) {
     if channels <= 1 {
         out.extend_from_slice(interleaved);
         return;
@@ -624,53 +416,38 @@ mod tests {
         assert_eq!(out, vec![0.5, 0.5, 0.3]);
     }
 
-    #[test]
-    fn mixes_16_bit_frames_like_the_float_path() {
-        let frames: [i16; 6] = [32767, -32768, 100, -3, -1, 1];
-        let raw: Vec<u8> = frames.iter().flat_map(|v| v.to_le_bytes()).collect();
-        for channels in [1usize, 2, 3] {
-            let mut fast = Vec::new();
-            mix_i16(&raw, channels, &mut fast);
-            let float: Vec<f32> = frames.iter().map(|&v| f32::from(v) / 32768.0).collect();
-            let mut slow = Vec::new();
-            downmix_into(&float, channels, &mut slow);
-            assert_eq!(fast, slow, "{channels} channels");
-        }
-    }
-
     fn fixture(name: &str) -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures/audio")
             .join(name)
     }
 
+    const MP3S: [&str; 4] = [
+        "tone_440.mp3",
+        "stereo_44k.mp3",
+        "stereo_32k.mp3",
+        "stereo_22k.mp3",
+    ];
+
     #[test]
-    fn band_limited_mp3_keeps_nanomp3s_trimming() {
-        for (name, rate) in [
-            ("tone_440.mp3", 44_100),
-            ("stereo_44k.mp3", 44_100),
-            ("stereo_32k.mp3", 32_000),
-            ("stereo_22k.mp3", 22_050),
-        ] {
+    fn streamed_mp3_features_equal_decoding_then_resampling() {
+        for name in MP3S {
             let path = fixture(name);
-            let mut full = Vec::new();
-            assert_eq!(decode_mono_into(&path, &mut full).unwrap(), rate);
-            let data = std::fs::read(&path).unwrap();
-            let mut ours = Vec::new();
-            // The band-limited decoder itself, not a fallback.
-            assert_eq!(
-                decode_mp3_lowband(&data, 6_000, &mut ours),
-                Some(rate),
-                "{name}"
-            );
-            assert_eq!(ours.len(), full.len(), "{name}");
-            assert_eq!(decode_band_into(&path, &mut ours, 6_000).unwrap(), rate);
-            assert_eq!(ours.len(), full.len(), "{name}");
+            let mut decoded = Vec::new();
+            let rate = decode_mono_into(&path, &mut decoded).unwrap();
+            let mut whole = Vec::new();
+            resample_into(&decoded, rate, TARGET_SAMPLE_RATE, &mut whole).unwrap();
+            let mut streamed = vec![1.0; 3];
+            let info = load_mono_12k_into_with_info(&path, &mut streamed).unwrap();
+            assert_eq!(info.sample_rate, rate, "{name}");
+            assert!(info.warnings.is_empty(), "{name}: {:?}", info.warnings);
+            assert!(!whole.is_empty(), "{name}");
+            assert!(streamed == whole, "{name}: streamed and whole differ");
         }
     }
 
     #[test]
-    fn damaged_mp3s_never_panic_the_band_limited_decoder() {
+    fn damaged_mp3s_never_panic_and_both_paths_agree() {
         let good = std::fs::read(fixture("stereo_44k.mp3")).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bad.mp3");
@@ -688,37 +465,39 @@ mod tests {
             std::fs::write(&path, &bytes).unwrap();
             let mut out = Vec::new();
             // Decodes (damaged frames are skipped, as players do) or reports why not.
-            if decode_band_into(&path, &mut out, 6_000).is_ok() {
+            let via_buffer = decode_mono_into(&path, &mut out).and_then(|rate| {
                 assert!(out.iter().all(|v| v.is_finite()));
-            }
+                let mut at12 = Vec::new();
+                resample_into(&out, rate, TARGET_SAMPLE_RATE, &mut at12).unwrap();
+                Ok(at12)
+            });
             // The streamed feature path agrees with decoding first, then resampling.
             let mut streamed = Vec::new();
-            let via_buffer = decode_band_into(&path, &mut out, 6_000)
-                .map(|rate| resample_into(&out, rate, TARGET_SAMPLE_RATE, &mut out.clone()));
-            match load_mono_12k_into(&path, &mut streamed) {
-                Ok(()) => assert!(via_buffer.is_ok(), "round {round}"),
-                Err(_) => assert!(via_buffer.is_err(), "round {round}"),
+            match (load_mono_12k_into(&path, &mut streamed), via_buffer) {
+                (Ok(()), Ok(at12)) => assert!(streamed == at12, "round {round}"),
+                (Err(_), Err(_)) => {}
+                (a, b) => panic!("round {round}: streamed {a:?}, buffered {:?}", b.map(drop)),
             }
         }
     }
 
     #[test]
-    fn streamed_mp3_features_equal_decoding_then_resampling() {
-        for name in [
-            "tone_440.mp3",
-            "stereo_44k.mp3",
-            "stereo_32k.mp3",
-            "stereo_22k.mp3",
-        ] {
-            let path = fixture(name);
-            let mut decoded = Vec::new();
-            let rate = decode_band_into(&path, &mut decoded, TARGET_SAMPLE_RATE / 2).unwrap();
-            let mut whole = Vec::new();
-            resample_into(&decoded, rate, TARGET_SAMPLE_RATE, &mut whole).unwrap();
-            let mut streamed = vec![1.0; 3];
-            load_mono_12k_into(&path, &mut streamed).unwrap();
-            assert!(!whole.is_empty(), "{name}");
-            assert!(streamed == whole, "{name}: streamed and whole differ");
+    fn source_info_reads_headers_and_the_frame_layout() {
+        let info = source_info(&fixture("stereo_32k.mp3")).unwrap();
+        assert_eq!((info.sample_rate, info.channels), (32_000, 2));
+        assert!(info.warnings.is_empty(), "{:?}", info.warnings);
+        let info = source_info(&fixture("parity_stereo_44k.wav")).unwrap();
+        assert_eq!((info.sample_rate, info.channels), (44_100, 2));
+        // Cut short: the same warning as the decode gives.
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["stereo_44k.mp3", "parity_stereo_44k.wav"] {
+            let bytes = std::fs::read(fixture(name)).unwrap();
+            let cut = dir.path().join(name);
+            std::fs::write(&cut, &bytes[..bytes.len() / 2 + 3]).unwrap();
+            let headers = source_info(&cut).unwrap();
+            let (_, decoded) = load_mono_12k_with_info(&cut).unwrap();
+            assert_eq!(headers.warnings.len(), 1, "{name}: {:?}", headers.warnings);
+            assert_eq!(headers, decoded, "{name}");
         }
     }
 }

@@ -87,8 +87,8 @@ pub struct MelExtractor {
     cfg: MelConfig,
     fft: Arc<dyn Fft<f32>>,
     window: Vec<f32>,
-    /// Per band: first FFT bin with a non-zero weight, and the weights from there on.
-    filters: Vec<(usize, Vec<f32>)>,
+    /// The mel bands, each from its first FFT bin with a non-zero weight.
+    filters: Vec<Band>,
 }
 
 impl MelExtractor {
@@ -98,7 +98,7 @@ impl MelExtractor {
             cfg: cfg.clone(),
             fft,
             window: hann_periodic(cfg.n_fft),
-            filters: sparse(&mel_filterbank(cfg)),
+            filters: mel_bands(cfg),
         }
     }
 
@@ -162,9 +162,10 @@ impl MelExtractor {
                 p0[k] = (a + b).norm_sqr() * 0.25;
                 p1[k] = (a - b).norm_sqr() * 0.25;
             }
-            for (m, (start, w)) in self.filters.iter().enumerate() {
+            for (m, band) in self.filters.iter().enumerate() {
                 let (mut s0, mut s1) = (0.0f32, 0.0f32);
-                for ((wk, a), b) in w.iter().zip(&p0[*start..]).zip(&p1[*start..]) {
+                let from = band.first_bin;
+                for ((wk, a), b) in band.weights.iter().zip(&p0[from..]).zip(&p1[from..]) {
                     s0 += wk * a;
                     s1 += wk * b;
                 }
@@ -234,73 +235,106 @@ fn hann_periodic(n: usize) -> Vec<f32> {
         .collect()
 }
 
-/// Hz → mel on the Slaney scale: linear below 1 kHz, logarithmic above.
+/// The Slaney mel scale (Malcolm Slaney's Auditory Toolbox; librosa's default, `htk=False`):
+/// linear below 1 kHz at 200/3 Hz per mel, so 1 kHz is mel 15, and logarithmic above, where each
+/// mel multiplies the frequency by 6.4^(1/27): 27 mels per factor of 6.4.
+mod slaney {
+    pub const HZ_PER_MEL: f64 = 200.0 / 3.0;
+    pub const BREAK_HZ: f64 = 1000.0;
+    pub const BREAK_MEL: f64 = BREAK_HZ / HZ_PER_MEL;
+
+    /// ln of the frequency ratio of one mel above the break.
+    pub fn ln_ratio_per_mel() -> f64 {
+        6.4f64.ln() / 27.0
+    }
+}
+
+/// Hz → mel on the Slaney scale (see `slaney`).
 pub fn hz_to_mel(hz: f64) -> f64 {
-    const F_SP: f64 = 200.0 / 3.0;
-    const MIN_LOG_HZ: f64 = 1000.0;
-    let min_log_mel = MIN_LOG_HZ / F_SP;
-    let logstep = 6.4f64.ln() / 27.0;
-    if hz >= MIN_LOG_HZ {
-        min_log_mel + (hz / MIN_LOG_HZ).ln() / logstep
+    if hz < slaney::BREAK_HZ {
+        hz / slaney::HZ_PER_MEL
     } else {
-        hz / F_SP
+        slaney::BREAK_MEL + (hz / slaney::BREAK_HZ).ln() / slaney::ln_ratio_per_mel()
     }
 }
 
-/// Inverse of [`hz_to_mel`].
+/// Mel → Hz, the inverse of [`hz_to_mel`].
 pub fn mel_to_hz(mel: f64) -> f64 {
-    const F_SP: f64 = 200.0 / 3.0;
-    const MIN_LOG_HZ: f64 = 1000.0;
-    let min_log_mel = MIN_LOG_HZ / F_SP;
-    let logstep = 6.4f64.ln() / 27.0;
-    if mel >= min_log_mel {
-        MIN_LOG_HZ * (logstep * (mel - min_log_mel)).exp()
+    if mel < slaney::BREAK_MEL {
+        mel * slaney::HZ_PER_MEL
     } else {
-        F_SP * mel
+        slaney::BREAK_HZ * ((mel - slaney::BREAK_MEL) * slaney::ln_ratio_per_mel()).exp()
     }
 }
 
-/// The `n_mels × (n_fft/2+1)` filterbank of librosa's `filters.mel(htk=False, norm='slaney')`:
-/// triangles between consecutive mel points, each scaled to unit area so wide high bands do not
-/// dominate.
-pub fn mel_filterbank(cfg: &MelConfig) -> Array2<f32> {
+/// One band of the filterbank: its weights from its first FFT bin with a non-zero weight on.
+#[derive(Debug, Clone, PartialEq)]
+struct Band {
+    first_bin: usize,
+    weights: Vec<f32>,
+}
+
+/// `n_mels + 2` frequencies evenly spaced on the mel scale from `fmin` to `fmax` (the Nyquist
+/// frequency when unset): band `m` spans edges `m` to `m + 2` and peaks at edge `m + 1`.
+fn band_edges(cfg: &MelConfig) -> Vec<f64> {
+    let nyquist = f64::from(cfg.sample_rate) / 2.0;
+    let (low, high) = (
+        hz_to_mel(f64::from(cfg.fmin)),
+        hz_to_mel(cfg.fmax.map_or(nyquist, f64::from)),
+    );
+    let steps = (cfg.n_mels + 1) as f64;
+    (0..cfg.n_mels + 2)
+        .map(|i| mel_to_hz(low + (high - low) * i as f64 / steps))
+        .collect()
+}
+
+/// The Slaney-normalised triangular filterbank (librosa's `filters.mel(htk=False,
+/// norm='slaney')`, the MTG-Jamendo features' own): band `m`'s weight at frequency `f` rises
+/// linearly from 0 at edge `m` to its peak at edge `m + 1` and falls back to 0 at edge `m + 2`;
+/// the peak is `2 / (edge[m + 2] - edge[m])`, so every triangle has unit area and the wide high
+/// bands do not outweigh the narrow low ones. FFT bin `k` sits at `k · rate / n_fft` Hz.
+fn mel_bands(cfg: &MelConfig) -> Vec<Band> {
     let bins = cfg.n_fft / 2 + 1;
-    let sr = f64::from(cfg.sample_rate);
-    let fmax = cfg.fmax.map_or(sr / 2.0, f64::from);
-    let fftfreqs: Vec<f64> = (0..bins)
-        .map(|k| k as f64 * sr / cfg.n_fft as f64)
-        .collect();
-    let (lo, hi) = (hz_to_mel(f64::from(cfg.fmin)), hz_to_mel(fmax));
-    let points = cfg.n_mels + 2;
-    let mel_f: Vec<f64> = (0..points)
-        .map(|i| mel_to_hz(lo + (hi - lo) * i as f64 / (points - 1) as f64))
-        .collect();
-    let mut w = Array2::<f32>::zeros((cfg.n_mels, bins));
-    for m in 0..cfg.n_mels {
-        let (f0, f1, f2) = (mel_f[m], mel_f[m + 1], mel_f[m + 2]);
-        let enorm = 2.0 / (f2 - f0);
-        for (k, &f) in fftfreqs.iter().enumerate() {
-            let lower = (f - f0) / (f1 - f0);
-            let upper = (f2 - f) / (f2 - f1);
-            let v = lower.min(upper).max(0.0);
-            w[(m, k)] = (v * enorm) as f32;
-        }
-    }
-    w
-}
-
-fn sparse(w: &Array2<f32>) -> Vec<(usize, Vec<f32>)> {
-    w.rows()
-        .into_iter()
-        .map(|row| {
-            let first = row.iter().position(|&v| v != 0.0).unwrap_or(0);
-            let last = row.iter().rposition(|&v| v != 0.0).map_or(first, |l| l + 1);
-            (
-                first,
-                row.iter().skip(first).take(last - first).copied().collect(),
-            )
+    let bin_hz = |k: usize| k as f64 * f64::from(cfg.sample_rate) / cfg.n_fft as f64;
+    band_edges(cfg)
+        .windows(3)
+        .map(|edge| {
+            let (rise_from, peak, fall_to) = (edge[0], edge[1], edge[2]);
+            let height = 2.0 / (fall_to - rise_from);
+            let weight = |f: f64| {
+                let shape = if f <= rise_from || f >= fall_to {
+                    0.0
+                } else if f <= peak {
+                    (f - rise_from) / (peak - rise_from)
+                } else {
+                    (fall_to - f) / (fall_to - peak)
+                };
+                (shape * height) as f32
+            };
+            let inside: Vec<usize> = (0..bins).filter(|&k| weight(bin_hz(k)) > 0.0).collect();
+            match (inside.first(), inside.last()) {
+                (Some(&first), Some(&last)) => Band {
+                    first_bin: first,
+                    weights: (first..=last).map(|k| weight(bin_hz(k))).collect(),
+                },
+                _ => Band {
+                    first_bin: 0,
+                    weights: Vec::new(),
+                },
+            }
         })
         .collect()
+}
+
+/// The filterbank of [`mel_bands`] as a dense `n_mels × (n_fft/2 + 1)` matrix.
+pub fn mel_filterbank(cfg: &MelConfig) -> Array2<f32> {
+    let mut dense = Array2::<f32>::zeros((cfg.n_mels, cfg.n_fft / 2 + 1));
+    for (m, band) in mel_bands(cfg).iter().enumerate() {
+        for (i, &w) in band.weights.iter().enumerate() {
+            dense[(m, band.first_bin + i)] = w;
+        }
+    }
+    dense
 }
 
 #[cfg(test)]
@@ -308,11 +342,84 @@ mod tests {
     use super::*;
 
     #[test]
-    fn slaney_scale_round_trips_and_is_linear_below_1khz() {
-        assert!((hz_to_mel(1000.0) - 15.0).abs() < 1e-9);
-        assert!((hz_to_mel(500.0) - 7.5).abs() < 1e-9);
-        for hz in [50.0, 999.0, 1000.0, 3000.0, 6000.0] {
-            assert!((mel_to_hz(hz_to_mel(hz)) - hz).abs() < 1e-6);
+    fn slaney_scale_matches_its_definition() {
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-9 * b.abs().max(1.0);
+        // Linear below 1 kHz: 200/3 Hz per mel.
+        for (hz, mel) in [(0.0, 0.0), (200.0, 3.0), (500.0, 7.5), (1000.0, 15.0)] {
+            assert!(close(hz_to_mel(hz), mel), "{hz} Hz");
+            assert!(close(mel_to_hz(mel), hz), "mel {mel}");
+        }
+        // Above: 27 mels per factor 6.4, so 6.4 kHz is mel 42 and 40.96 kHz mel 69.
+        for (hz, mel) in [
+            (6400.0, 42.0),
+            (40_960.0, 69.0),
+            (1000.0 * 6.4f64.sqrt(), 28.5),
+        ] {
+            assert!(close(hz_to_mel(hz), mel), "{hz} Hz: {}", hz_to_mel(hz));
+            assert!(close(mel_to_hz(mel), hz), "mel {mel}: {}", mel_to_hz(mel));
+        }
+        // Continuous at the break, and each mel above it the same frequency ratio.
+        assert!(close(hz_to_mel(999.999_999_9), 15.0));
+        let ratio = mel_to_hz(31.0) / mel_to_hz(30.0);
+        assert!(close(ratio, mel_to_hz(51.0) / mel_to_hz(50.0)));
+        assert!(close(ratio.powi(27), 6.4));
+        for hz in [50.0, 999.0, 3000.0, 6000.0] {
+            assert!((mel_to_hz(hz_to_mel(hz)) - hz).abs() < 1e-9);
+        }
+    }
+
+    /// Hz of mel `m` on the Slaney scale, written out from the definition independently of
+    /// `mel_to_hz`.
+    fn slaney_hz(m: f64) -> f64 {
+        if m < 15.0 {
+            m * 200.0 / 3.0
+        } else {
+            1000.0 * 6.4f64.powf((m - 15.0) / 27.0)
+        }
+    }
+
+    #[test]
+    fn filterbank_weights_are_the_unit_area_triangles() {
+        let cfg = MelConfig::default();
+        let fb = mel_filterbank(&cfg);
+        assert_eq!(fb.dim(), (96, 257));
+        // 6 kHz is mel 15 + 27·ln(6)/ln(6.4); 98 edges evenly spaced from mel 0.
+        let top = 15.0 + 27.0 * 6f64.ln() / 6.4f64.ln();
+        let edge = |i: usize| slaney_hz(top * i as f64 / 97.0);
+        for m in [0usize, 1, 20, 40, 60, 95] {
+            let (lo, mid, hi) = (edge(m), edge(m + 1), edge(m + 2));
+            for k in 0..257 {
+                let f = k as f64 * 12_000.0 / 512.0;
+                let tri = if f <= lo || f >= hi {
+                    0.0
+                } else if f < mid {
+                    (f - lo) / (mid - lo)
+                } else {
+                    (hi - f) / (hi - mid)
+                };
+                let want = tri * 2.0 / (hi - lo);
+                assert!(
+                    (f64::from(fb[(m, k)]) - want).abs() < 1e-6 * want.max(1e-3),
+                    "band {m} bin {k}: {} vs {want}",
+                    fb[(m, k)]
+                );
+            }
+        }
+        // Unit area: over bands 7 to 15 bins wide, the weights times the bin width sum to ~1
+        // (sampling a triangle that coarsely misses up to a percent or two).
+        for m in 60..96 {
+            let area: f32 = fb.row(m).sum() * 12_000.0 / 512.0;
+            assert!((area - 1.0).abs() < 0.02, "band {m}: area {area}");
+        }
+        // The sparse bands the extractor uses hold exactly the dense matrix's non-zero weights.
+        for (m, band) in mel_bands(&cfg).iter().enumerate() {
+            let row = fb.row(m);
+            let nonzero: Vec<usize> = (0..257).filter(|&k| row[k] != 0.0).collect();
+            assert_eq!(band.first_bin, nonzero[0], "band {m}");
+            assert_eq!(
+                band.first_bin + band.weights.len() - 1,
+                *nonzero.last().unwrap()
+            );
         }
     }
 

@@ -6,9 +6,11 @@
 
 pub mod decode;
 pub mod mel;
-mod mp3_lowband;
+mod mp3;
 pub mod npy;
 pub mod resample;
+mod wav;
+pub mod xing;
 
 /// Sample rate of the MTG-Jamendo mel-spectrograms; every model input is computed at this rate.
 pub const TARGET_SAMPLE_RATE: u32 = 12_000;

@@ -1,5 +1,6 @@
 //! Band-limited sample-rate conversion: an FFT overlap-save resampler whose anti-aliasing filter
-//! copies soxr's `HQ` recipe, librosa's default resampler.
+//! is fitted, by measurement with sines, to the response of soxr's `HQ` setting (librosa's default
+//! resampler).
 //!
 //! Linear interpolation folds everything above 6 kHz back into the band the mel filters see, so a
 //! 44.1 kHz track would get different features from the same music at 12 kHz; a windowed-sinc
@@ -83,14 +84,15 @@ pub fn resample_into(
 
 /// [`resample_into`] for a signal that arrives in pieces (a decoder's frames): `produce` gets a
 /// `push` for each piece, in order, and the result equals `resample_into` on their
-/// concatenation. Only about one block of input is held at a time, so a decoder's output is
-/// filtered while it is still in cache, and is never stored whole.
-pub fn resample_stream<E>(
+/// concatenation; the producer's own result comes back with it. Only about one block of input is
+/// held at a time, so a decoder's output is filtered while it is still in cache, and is never
+/// stored whole.
+pub fn resample_stream<T, E>(
     from: u32,
     to: u32,
     out: &mut Vec<f32>,
-    produce: impl FnOnce(&mut dyn FnMut(&[f32])) -> Result<(), E>,
-) -> Result<Result<(), E>, ResampleError> {
+    produce: impl FnOnce(&mut dyn FnMut(&[f32])) -> Result<T, E>,
+) -> Result<Result<T, E>, ResampleError> {
     out.clear();
     if from == 0 || to == 0 {
         return Err(ResampleError::Setup {
@@ -470,7 +472,7 @@ mod tests {
         }
         // Nothing pushed: nothing out; the producer's error comes back as it was.
         let mut out = vec![1.0];
-        let produced = resample_stream(44_100, 12_000, &mut out, |_| Err("no audio"));
+        let produced = resample_stream(44_100, 12_000, &mut out, |_| Err::<(), _>("no audio"));
         assert_eq!(produced.unwrap(), Err("no audio"));
         assert!(out.is_empty());
     }
