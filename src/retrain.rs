@@ -223,6 +223,7 @@ fn stages(
         source: &source,
         out: &plan.run,
         resume: plan.resume,
+        va_targets: None,
     };
     let outcome = train(
         &inputs,

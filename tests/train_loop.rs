@@ -118,6 +118,7 @@ fn learns_well_above_chance_and_the_checkpoint_reloads_identically() {
         source: &source,
         out: &out,
         resume: false,
+        va_targets: None,
     };
     let mut epochs_seen = 0;
     let outcome = train(
@@ -192,6 +193,7 @@ fn an_interrupted_run_resumes_from_its_epoch() {
         source: &source,
         out: &out,
         resume: false,
+        va_targets: None,
     };
     let cfg = small().with_epochs(3).with_patience(10);
     let cancel = AtomicBool::new(false);
@@ -245,6 +247,7 @@ fn a_run_stopped_before_its_first_epoch_ends_has_no_model_and_resumes_from_the_s
         source: &source,
         out: &out,
         resume: false,
+        va_targets: None,
     };
     let cfg = small().with_epochs(1);
     let cancel = AtomicBool::new(false);
@@ -287,6 +290,7 @@ fn missing_and_corrupt_features_are_skipped_and_reported() {
             source: &source,
             out: &out,
             resume: false,
+            va_targets: None,
         },
         &small().with_epochs(1),
         |_| {},
@@ -299,4 +303,130 @@ fn missing_and_corrupt_features_are_skipped_and_reported() {
     assert!(report.contains("no features for"), "{report}");
     assert!(report.contains("non-finite"), "{report}");
     assert!(report.contains("40 mel bands"), "{report}");
+}
+
+/// Issue 20: two runs of one command used to differ (rayon summed the weight gradients in
+/// whatever grouping work-stealing produced). With a fixed summation order, the same seed gives
+/// the same run, bit for bit.
+#[test]
+fn the_same_seed_gives_the_same_run_bit_for_bit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let source = export(&tmp.path().join("export"), [8, 4, 4]);
+    let cfg = small().with_epochs(2);
+    let run_once = |name: &str| {
+        let out = tmp.path().join(name);
+        let inputs = TrainInputs {
+            export: &tmp.path().join("export"),
+            features: "memory".into(),
+            source: &source,
+            out: &out,
+            resume: false,
+            va_targets: None,
+        };
+        let outcome = train(&inputs, &cfg, |_| {}, &AtomicBool::new(false)).unwrap();
+        let losses: Vec<u64> = outcome
+            .history
+            .iter()
+            .map(|e| e.train_loss.to_bits())
+            .collect();
+        // The saved file holds random parameter ids, so the weights are compared by what they
+        // compute: the best model's logits for one fixed input.
+        let model = outcome.model.unwrap();
+        let input = burn::tensor::Tensor::<musav::train::run::CpuBackend, 3>::from_data(
+            burn::tensor::TensorData::new(
+                (0..2 * 96 * 32)
+                    .map(|i| ((i % 97) as f32 - 48.0) / 10.0)
+                    .collect::<Vec<_>>(),
+                [2, 96, 32],
+            ),
+            &Default::default(),
+        );
+        let logits: Vec<u32> = model
+            .forward(input)
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap()
+            .iter()
+            .map(|v| v.to_bits())
+            .collect();
+        (losses, logits)
+    };
+    let (loss_a, model_a) = run_once("a");
+    let (loss_b, model_b) = run_once("b");
+    assert_eq!(loss_a, loss_b, "training losses differ between two runs");
+    assert_eq!(
+        model_a, model_b,
+        "the trained weights differ between two runs"
+    );
+}
+
+/// The auxiliary VA loss (issue 20): the run records its weight, the network gains a VA output
+/// that learns the targets, and the run resumes like any other.
+#[test]
+fn the_auxiliary_va_loss_trains_records_and_resumes() {
+    use musav::va::targets::Targets;
+    let tmp = tempfile::tempdir().unwrap();
+    let source = export(&tmp.path().join("export"), [12, 4, 4]);
+    // A target per track that follows its class (as tags would) plus a per-track part.
+    let csv = std::fs::read_to_string(tmp.path().join("export/single_label.csv")).unwrap();
+    let mut targets = HashMap::new();
+    for (i, line) in csv.lines().skip(1).enumerate() {
+        let f: Vec<&str> = line.split(',').collect();
+        let class = LABELS.iter().position(|(_, n)| *n == f[5]).unwrap() as f64;
+        targets.insert(
+            f[0].to_string(),
+            [0.2 + 0.2 * class, 0.3 + 0.05 * (i % 5) as f64],
+        );
+    }
+    let targets = Targets::Annotations(targets);
+    let out = tmp.path().join("run");
+    let cfg = small().with_epochs(2).with_va_weight(Some(0.5));
+    let mut inputs = TrainInputs {
+        export: &tmp.path().join("export"),
+        features: "memory".into(),
+        source: &source,
+        out: &out,
+        resume: false,
+        va_targets: Some(&targets),
+    };
+    let outcome = train(&inputs, &cfg, |_| {}, &AtomicBool::new(false)).unwrap();
+    assert_eq!(outcome.history.len(), 2);
+    let info = RunDir::new(&out).info().unwrap();
+    assert_eq!(info.train.va_weight, Some(0.5));
+    assert_eq!(info.model.va_output, Some(true));
+    // The best model reloads with its VA output, and it answers for an embedding.
+    let model = outcome.model.unwrap();
+    let device = Default::default();
+    let emb = burn::tensor::Tensor::<musav::train::run::CpuBackend, 2>::zeros([3, 16], &device);
+    let va = model.va(emb).expect("the network has a VA output");
+    assert_eq!(va.dims(), [3, 2]);
+    // Resume to a third epoch with the same targets.
+    inputs.resume = true;
+    assert!(RunDir::new(&out).extend_epochs(3).unwrap());
+    let (start, more) = resume(&inputs, &cfg);
+    assert_eq!(start, Some(3));
+    assert_eq!(more.history.len(), 3);
+
+    // Without targets for the tracks, the run refuses to start and says what to pass.
+    let none = Targets::Annotations(HashMap::new());
+    let err = train(
+        &TrainInputs {
+            export: &tmp.path().join("export"),
+            features: "memory".into(),
+            source: &source,
+            out: &tmp.path().join("run_none"),
+            resume: false,
+            va_targets: Some(&none),
+        },
+        &cfg,
+        |_| {},
+        &AtomicBool::new(false),
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(
+        err.contains("--va-weight") && err.contains("--va-targets"),
+        "{err}"
+    );
 }

@@ -126,6 +126,18 @@ fn trains_on_the_synthetic_corpus_validates_and_compares() {
             "{dim}: CCC {ccc} does not beat the label centroid {centroid} / the mean {mean}\n{va}"
         );
     }
+    // Inside each predicted label the label-centroid baseline is constant: it adds nothing there,
+    // and the report must say so with computed zeros (issue 20). The head's own figures are printed
+    // for the README's table.
+    for dim in ["valence", "arousal"] {
+        for what in ["pearson", "residual_ccc"] {
+            let base = fig(&va, "within_label_centroid", dim, what);
+            assert!(base.abs() < 1e-12, "{dim} {what}: baseline {base}\n{va}");
+            let model = fig(&va, "within_model", dim, what);
+            assert!((-1.0..=1.0).contains(&model), "{dim} {what}: {model}");
+            eprintln!("within label, {dim} {what}: model {model:.3}");
+        }
+    }
     assert!(p("run_a/va_plane_predictions.png").exists());
 
     // Prediction on unseen files: top labels with probabilities and a VA point per good file; a

@@ -57,6 +57,9 @@ pub struct Args {
     pub width: usize,
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// The training screen's first value for the auxiliary VA loss weight (`musav train --va-weight`)
+    #[arg(long, default_value_t = 0.0, value_name = "W")]
+    pub va_weight: f64,
 }
 
 /// `musav` with no subcommand: review with every default.
@@ -88,6 +91,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             epochs: args.epochs,
             width: args.width,
             seed: args.seed,
+            va_weight: args.va_weight,
         },
     };
     // A broken LLM setting must not keep the review from opening: it is reported when n is pressed.

@@ -7,6 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::features::FeatureSource;
 use crate::train::artifacts::RunDir;
 use crate::train::run::{Balance, Progress, Stop, TrainConfig, TrainInputs, train};
+use crate::va::targets::Targets;
 
 /// Train the mood ResNet on an export's single-label set
 #[derive(Debug, clap::Args)]
@@ -66,6 +67,14 @@ pub struct Args {
     pub embedding: usize,
     #[arg(long, default_value_t = 0.5)]
     pub dropout: f64,
+    /// Weight of an auxiliary valence–arousal loss trained with the classes (0 = off): the
+    /// embedding then carries VA inside each label for `musav train-va`
+    #[arg(long, default_value_t = 0.0, value_name = "W")]
+    pub va_weight: f64,
+    /// VA annotations `track_id,valence,arousal` for --va-weight [default: the corpus's va.csv,
+    /// else the tag table]
+    #[arg(long, value_name = "CSV")]
+    pub va_targets: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -82,7 +91,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .with_max_frames(16 * args.chunk_frames)
         .with_channels(args.channels.clone())
         .with_embedding(args.embedding)
-        .with_dropout(args.dropout);
+        .with_dropout(args.dropout)
+        .with_va_weight((args.va_weight != 0.0).then_some(args.va_weight));
+    let va_targets = match &args.va_targets {
+        Some(csv) => Some(Targets::load_csv(csv)?),
+        None => None,
+    };
     if args.resume
         && let Some(n) = args.epochs
         && RunDir::new(&args.out).exists()
@@ -96,6 +110,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         source: &source,
         out: &args.out,
         resume: args.resume,
+        va_targets: va_targets.as_ref(),
     };
     let bar = ProgressBar::new(0);
     bar.set_style(

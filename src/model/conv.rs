@@ -16,6 +16,7 @@ use burn::tensor::ops::ConvOptions;
 use burn::tensor::ops::conv::calculate_conv_output_size;
 use rayon::prelude::*;
 
+use super::reduce::fixed_order_sum;
 use super::winograd;
 
 /// Sizes of one convolution, input `[batch, c_in, h, w]`, output `[batch, c_out, ho, wo]`.
@@ -344,22 +345,11 @@ pub fn weight_grad_unfolded(
     };
     let scratch = if pointwise { 0 } else { ck * l };
     match per_item(s.batch) {
-        None => (0..s.batch)
-            .into_par_iter()
-            .fold(
-                || vec![0f32; dw_len],
-                |mut dw, b| {
-                    with_scratch(scratch, 0, |cols, _| {
-                        accumulate(&mut dw, cols, b, gemm::Parallelism::None)
-                    });
-                    dw
-                },
-            )
-            .reduce_with(|mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-                a
-            })
-            .unwrap_or_else(|| vec![0f32; dw_len]),
+        None => fixed_order_sum(s.batch, dw_len, |dw, b| {
+            with_scratch(scratch, 0, |cols, _| {
+                accumulate(dw, cols, b, gemm::Parallelism::None)
+            });
+        }),
         Some(par) => {
             let mut dw = vec![0f32; dw_len];
             for b in 0..s.batch {

@@ -4,5 +4,6 @@
 pub mod batch_norm;
 pub mod conv;
 pub mod ops;
+pub mod reduce;
 pub mod resnet;
 pub mod winograd;

@@ -33,6 +33,10 @@ pub struct ResNetConfig {
     pub embedding: usize,
     #[config(default = 0.5)]
     pub dropout: f64,
+    /// A valence–arousal output beside the classifier, trained with the auxiliary VA loss so the
+    /// embedding learns what places a track inside its label (`None` in runs made before it: an
+    /// `Option` so their run.json still loads).
+    pub va_output: Option<bool>,
 }
 
 /// One residual block: two 3×3 convs with batch norm, stride 2, and a projection shortcut.
@@ -149,6 +153,7 @@ pub struct ResNet<B: ModelBackend> {
     dense_bn: BatchNorm<B>,
     drop: Dropout,
     classifier: Linear<B>,
+    va: Option<Linear<B>>,
     act: Relu,
 }
 
@@ -167,6 +172,8 @@ impl ResNetConfig {
             dense_bn: BatchNormConfig::new(self.embedding).init(device),
             drop: DropoutConfig::new(self.dropout).init(),
             classifier: LinearConfig::new(self.embedding, self.classes).init(device),
+            va: (self.va_output == Some(true))
+                .then(|| LinearConfig::new(self.embedding, 2).init(device)),
             act: Relu::new(),
         }
     }
@@ -195,7 +202,21 @@ impl<B: ModelBackend> ResNet<B> {
     /// - input: `[batch, n_mels, frames]`
     /// - output: `[batch, classes]` logits
     pub fn forward(&self, mel: Tensor<B, 3>) -> Tensor<B, 2> {
-        self.classifier.forward(self.drop.forward(self.embed(mel)))
+        self.classify(self.embed(mel))
+    }
+
+    /// Class logits of an embedding from [`Self::embed`].
+    pub fn classify(&self, embedding: Tensor<B, 2>) -> Tensor<B, 2> {
+        self.classifier.forward(self.drop.forward(embedding))
+    }
+
+    /// The auxiliary VA output of an embedding (standardised targets), when the network has one.
+    ///
+    /// # Shapes
+    /// - input: `[batch, embedding]`
+    /// - output: `[batch, 2]` (valence, arousal)
+    pub fn va(&self, embedding: Tensor<B, 2>) -> Option<Tensor<B, 2>> {
+        self.va.as_ref().map(|l| l.forward(embedding))
     }
 }
 

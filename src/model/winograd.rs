@@ -15,6 +15,7 @@
 use rayon::prelude::*;
 
 use super::conv::with_scratch;
+use super::reduce::fixed_order_sum;
 
 /// Tiles per gemm (at least): a block is whole rows of tiles of one batch item, long enough for the
 /// gemm crate's kernels to run near their peak (at 128 tiles the products ran at about half of it).
@@ -210,59 +211,48 @@ pub fn weight_grad3x3(
     let t = Tiling::new(h, w);
     let plane = h * w;
     let blocks = t.blocks();
-    let m = (0..batch * blocks)
-        .into_par_iter()
-        .fold(
-            || vec![0f32; 16 * c_out * c_in],
-            |mut m, job| {
-                with_scratch(
-                    16 * c_in * t.max_tiles(),
-                    16 * c_out * t.max_tiles(),
-                    |v, e| {
-                        let mut rows = Rows::new(t);
-                        let (b, tile_rows) = (job / blocks, t.block(job % blocks));
-                        let n = tile_rows.len() * t.tw;
-                        let xb = &x[b * c_in * plane..][..c_in * plane];
-                        let gb = &grad[b * c_out * plane..][..c_out * plane];
-                        input_tiles(xb, c_in, t, tile_rows.clone(), v, &mut rows);
-                        grad_tiles(gb, c_out, t, tile_rows, e, &mut rows);
-                        for xi in 0..16 {
-                            // m[xi] (c_out × c_in) += e[xi] (c_out × n) · v[xi]ᵀ (n × c_in).
-                            // SAFETY: each pointer covers its matrix at the strides given.
-                            unsafe {
-                                gemm::gemm(
-                                    c_out,
-                                    c_in,
-                                    n,
-                                    m.as_mut_ptr().add(xi * c_out * c_in),
-                                    1,
-                                    c_in as isize,
-                                    true,
-                                    e.as_ptr().add(xi * c_out * n),
-                                    1,
-                                    n as isize,
-                                    v.as_ptr().add(xi * c_in * n),
-                                    n as isize,
-                                    1,
-                                    1.0,
-                                    1.0,
-                                    false,
-                                    false,
-                                    false,
-                                    gemm::Parallelism::None,
-                                );
-                            }
-                        }
-                    },
-                );
-                m
+    let m = fixed_order_sum(batch * blocks, 16 * c_out * c_in, |m, job| {
+        with_scratch(
+            16 * c_in * t.max_tiles(),
+            16 * c_out * t.max_tiles(),
+            |v, e| {
+                let mut rows = Rows::new(t);
+                let (b, tile_rows) = (job / blocks, t.block(job % blocks));
+                let n = tile_rows.len() * t.tw;
+                let xb = &x[b * c_in * plane..][..c_in * plane];
+                let gb = &grad[b * c_out * plane..][..c_out * plane];
+                input_tiles(xb, c_in, t, tile_rows.clone(), v, &mut rows);
+                grad_tiles(gb, c_out, t, tile_rows, e, &mut rows);
+                for xi in 0..16 {
+                    // m[xi] (c_out × c_in) += e[xi] (c_out × n) · v[xi]ᵀ (n × c_in).
+                    // SAFETY: each pointer covers its matrix at the strides given.
+                    unsafe {
+                        gemm::gemm(
+                            c_out,
+                            c_in,
+                            n,
+                            m.as_mut_ptr().add(xi * c_out * c_in),
+                            1,
+                            c_in as isize,
+                            true,
+                            e.as_ptr().add(xi * c_out * n),
+                            1,
+                            n as isize,
+                            v.as_ptr().add(xi * c_in * n),
+                            n as isize,
+                            1,
+                            1.0,
+                            1.0,
+                            false,
+                            false,
+                            false,
+                            gemm::Parallelism::None,
+                        );
+                    }
+                }
             },
-        )
-        .reduce_with(|mut a, b| {
-            a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
-            a
-        })
-        .unwrap_or_else(|| vec![0f32; 16 * c_out * c_in]);
+        );
+    });
     // Aᵀ m A with F(3×3, 2×2)'s Aᵀ = [[1, 1, 1, 0], [0, 1, -1, 0], [0, 1, 1, 1]].
     let mut dw = vec![0f32; c_out * c_in * 9];
     let stride = c_out * c_in;

@@ -81,6 +81,11 @@ pub struct TrainConfig {
     /// Chunks per forward pass at evaluation.
     #[config(default = 64)]
     pub eval_batch: usize,
+    /// Weight of the auxiliary valence–arousal loss (mean squared error on standardised targets,
+    /// added to the cross-entropy): the ResNet then learns classes and VA together, so its
+    /// embedding carries where a track sits inside its label, which a head on a class-only
+    /// embedding cannot recover. `None` or 0: classes only (runs made before the option).
+    pub va_weight: Option<f64>,
 }
 
 impl TrainConfig {
@@ -107,6 +112,12 @@ impl TrainConfig {
             .with_channels(self.channels.clone())
             .with_embedding(self.embedding)
             .with_dropout(self.dropout)
+            .with_va_output(self.va_weight().is_some().then_some(true))
+    }
+
+    /// The auxiliary VA loss weight, when the option is on.
+    pub fn va_weight(&self) -> Option<f64> {
+        self.va_weight.filter(|&w| w > 0.0)
     }
 
     fn check(&self) -> Result<(), TrainError> {
@@ -127,6 +138,9 @@ impl TrainConfig {
         }
         if self.learning_rate.is_nan() || self.learning_rate <= 0.0 {
             return bad("--lr must be positive");
+        }
+        if self.va_weight.is_some_and(|w| !w.is_finite() || w < 0.0) {
+            return bad("--va-weight must be a number ≥ 0 (0 turns the auxiliary VA loss off)");
         }
         Ok(())
     }
@@ -206,6 +220,10 @@ pub enum TrainError {
         then: Vec<String>,
     },
     #[error(
+        "--va-weight needs VA targets: pass --va-targets CSV, or train on a synthetic corpus (its va.csv) or an export whose tags are in the VA table ({0})"
+    )]
+    VaTargets(String),
+    #[error(
         "no usable {split} tracks: all {skipped} had missing or corrupt features (see {report})"
     )]
     NoTracks {
@@ -223,6 +241,9 @@ pub struct TrainInputs<'a> {
     pub source: &'a dyn MelSource,
     pub out: &'a Path,
     pub resume: bool,
+    /// Per-track VA targets for the auxiliary loss (only read when `va_weight` is set); `None`
+    /// takes them as `musav train-va` does, from `features`.
+    pub va_targets: Option<&'a crate::va::targets::Targets>,
 }
 
 /// Cosine decay from `lr` to `lr / 100` over the whole run.
@@ -339,6 +360,69 @@ pub fn embed_tracks<B: ModelBackend>(
 ) -> Array2<f32> {
     let device = model.devices().into_iter().next().unwrap_or_default();
     average_over_chunks(examples, frames, batch, width, &device, |x| model.embed(x))
+}
+
+/// The auxiliary loss's targets for the training tracks, standardised per dimension (so the
+/// weight means the same on [0, 1] annotations and on other scales) with a 0/1 mask for tracks
+/// that have none.
+struct VaAux {
+    targets: Vec<[f32; 2]>,
+    has: Vec<bool>,
+}
+
+impl VaAux {
+    /// Row-major `[batch, 2]` targets and mask for the examples `idx`.
+    fn batch(&self, idx: &[usize]) -> (Vec<f32>, Vec<f32>) {
+        let mut t = Vec::with_capacity(idx.len() * 2);
+        let mut m = Vec::with_capacity(idx.len() * 2);
+        for &i in idx {
+            t.extend_from_slice(&self.targets[i]);
+            let on = if self.has[i] { 1.0 } else { 0.0 };
+            m.extend_from_slice(&[on, on]);
+        }
+        (t, m)
+    }
+}
+
+fn va_aux_targets(
+    examples: &[Example],
+    targets: &crate::va::targets::Targets,
+) -> Result<VaAux, TrainError> {
+    let mut raw = Vec::with_capacity(examples.len());
+    for e in examples {
+        let t = targets
+            .target(&e.track.track_id, &e.track.tag)
+            .map_err(|err| TrainError::VaTargets(err.to_string()))?;
+        raw.push(t);
+    }
+    let known: Vec<[f64; 2]> = raw.iter().flatten().copied().collect();
+    if known.len() < 2 {
+        return Err(TrainError::VaTargets(format!(
+            "only {} of {} training tracks have a target",
+            known.len(),
+            examples.len()
+        )));
+    }
+    let n = known.len() as f64;
+    let mut mean = [0.0; 2];
+    let mut std = [0.0; 2];
+    for j in 0..2 {
+        mean[j] = known.iter().map(|p| p[j]).sum::<f64>() / n;
+        std[j] = (known.iter().map(|p| (p[j] - mean[j]).powi(2)).sum::<f64>() / n)
+            .sqrt()
+            .max(1e-6);
+    }
+    Ok(VaAux {
+        targets: raw
+            .iter()
+            .map(|t| {
+                t.map_or([0.0; 2], |p| {
+                    [0, 1].map(|j| ((p[j] - mean[j]) / std[j]) as f32)
+                })
+            })
+            .collect(),
+        has: raw.iter().map(Option::is_some).collect(),
+    })
 }
 
 fn split_examples(
@@ -465,6 +549,22 @@ pub fn train(
         loss_cfg = loss_cfg.with_weights(Some(class_weights(&train_classes, k)));
     }
     let loss_fn = loss_cfg.init(&device);
+    let va_aux = match cfg.va_weight() {
+        Some(w) => {
+            // A resumed run or the TUI's loop names no targets: the same default as train-va.
+            let fallback;
+            let targets = match inputs.va_targets {
+                Some(t) => t,
+                None => {
+                    fallback = super::va::resolve_targets(None, Path::new(&inputs.features))
+                        .map_err(|e| TrainError::VaTargets(e.to_string()))?;
+                    &fallback
+                }
+            };
+            Some((w, va_aux_targets(&train_ex, targets)?))
+        }
+        None => None,
+    };
     let val_truth: Vec<usize> = val_ex.iter().map(|e| e.track.class).collect();
     let steps = train_ex.len().div_ceil(cfg.batch_size);
     let started = Instant::now();
@@ -502,7 +602,22 @@ pub fn train(
                 TensorData::new(targets, [idx.len()]),
                 &device,
             );
-            let loss = loss_fn.forward(model.forward(x), y);
+            let embedding = model.embed(x);
+            let mut loss = loss_fn.forward(model.classify(embedding.clone()), y);
+            if let (Some((weight, aux)), Some(va)) = (&va_aux, model.va(embedding)) {
+                let (t, m) = aux.batch(idx);
+                let target = Tensor::<TrainBackend, 2>::from_data(
+                    TensorData::new(t, [idx.len(), 2]),
+                    &device,
+                );
+                let mask = Tensor::<TrainBackend, 2>::from_data(
+                    TensorData::new(m.clone(), [idx.len(), 2]),
+                    &device,
+                );
+                let n = m.iter().sum::<f32>().max(1.0);
+                let va_loss = ((va - target) * mask).powi_scalar(2).sum().div_scalar(n);
+                loss = loss + va_loss.mul_scalar(*weight);
+            }
             let value = loss.clone().into_scalar().to_f64();
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             let progress = ((epoch - 1) * steps + step) as f64 / (cfg.epochs * steps) as f64;

@@ -97,14 +97,7 @@ impl VaSources {
     /// Targets by precedence: a given CSV, the synthetic corpus's own `va.csv` (its ground truth),
     /// the tag table.
     pub fn targets(&self) -> Result<Targets, VaDataError> {
-        if let Some(csv) = &self.targets {
-            return Ok(Targets::load_csv(csv)?);
-        }
-        let synth = self.features_root()?.join(crate::synth::VA_CSV);
-        if synth.is_file() {
-            return Ok(Targets::load_csv(&synth)?);
-        }
-        Ok(Targets::Tags(VaTable::load_default()?))
+        resolve_targets(self.targets.as_deref(), &self.features_root()?)
     }
 
     /// The training split and `other`, each paired with its targets (embeddings cached in the run).
@@ -115,6 +108,20 @@ impl VaSources {
         let other = va_split(&embed_split(&self.run, other, &source)?, &targets)?;
         Ok((train, other))
     }
+}
+
+/// VA targets by precedence: `csv` when given, the synthetic corpus's own `va.csv` under
+/// `features` (its ground truth), else the shipped tag table. `musav train --va-weight` and the VA
+/// head read them the same way.
+pub fn resolve_targets(csv: Option<&Path>, features: &Path) -> Result<Targets, VaDataError> {
+    if let Some(csv) = csv {
+        return Ok(Targets::load_csv(csv)?);
+    }
+    let synth = features.join(crate::synth::VA_CSV);
+    if synth.is_file() {
+        return Ok(Targets::load_csv(&synth)?);
+    }
+    Ok(Targets::Tags(VaTable::load_default()?))
 }
 
 /// A trained head, as `train_va` leaves it in `RUN_DIR/va/`.
@@ -200,6 +207,7 @@ pub fn validate_va(src: &VaSources, split: Split) -> Result<VaValidation, VaData
         &points,
         &info.classes.names,
         &report.model,
+        &report.within_model,
         split.as_str(),
     )
     .map_err(|e| VaDataError::Plot {

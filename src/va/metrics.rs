@@ -97,6 +97,67 @@ pub fn dim_metrics(pred: &[f64], truth: &[f64]) -> DimMetrics {
     }
 }
 
+/// What a predictor adds inside a label, where "classify, then place the track at its label's
+/// centre" adds nothing: both figures are exactly 0 for that baseline, so any value above 0 is
+/// VA information the embedding carries beyond the class.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct WithinLabel {
+    /// Pearson's r between prediction and truth inside each label, averaged over the labels with
+    /// at least [`MIN_GROUP`] tracks, weighted by their track counts.
+    pub pearson: f64,
+    /// CCC of the residuals once each track's label centroid is subtracted from both prediction
+    /// and truth.
+    pub residual_ccc: f64,
+}
+
+/// Fewer tracks than this in a label give no usable correlation; such labels are left out of the
+/// average (their residuals still count in `residual_ccc`).
+pub const MIN_GROUP: usize = 3;
+
+/// [`WithinLabel`] for one dimension. `groups[i]` is track i's label and `centroids[g]` that
+/// label's centre (on the training split). Panics on unequal lengths (a caller bug).
+pub fn within_label(
+    pred: &[f64],
+    truth: &[f64],
+    groups: &[usize],
+    centroids: &[f64],
+) -> WithinLabel {
+    assert!(
+        pred.len() == truth.len() && pred.len() == groups.len(),
+        "within-label metrics need one label per track"
+    );
+    let labels = groups.iter().max().map_or(0, |&g| g + 1);
+    let (mut weighted, mut weight) = (0.0, 0usize);
+    for g in 0..labels {
+        let members: Vec<usize> = (0..groups.len()).filter(|&i| groups[i] == g).collect();
+        if members.len() < MIN_GROUP {
+            continue;
+        }
+        let p: Vec<f64> = members.iter().map(|&i| pred[i]).collect();
+        let t: Vec<f64> = members.iter().map(|&i| truth[i]).collect();
+        weighted += pearson(&p, &t) * members.len() as f64;
+        weight += members.len();
+    }
+    let residual = |x: &[f64]| -> Vec<f64> {
+        x.iter()
+            .zip(groups)
+            .map(|(v, &g)| v - centroids[g])
+            .collect()
+    };
+    WithinLabel {
+        pearson: if weight == 0 {
+            0.0
+        } else {
+            weighted / weight as f64
+        },
+        residual_ccc: if pred.is_empty() {
+            0.0
+        } else {
+            ccc(&residual(pred), &residual(truth))
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,5 +209,39 @@ mod tests {
         assert_abs_diff_eq!(m.pearson, 0.0, epsilon = 1e-12);
         assert_abs_diff_eq!(m.spread_ratio, 0.0, epsilon = 1e-12);
         assert_abs_diff_eq!(m.r2, 0.0, epsilon = 1e-12);
+    }
+
+    /// The label-centroid predictor is constant inside each label and its residuals are all 0, so
+    /// it scores exactly 0 on both figures; a predictor that follows the truth inside each label
+    /// scores 1.
+    #[test]
+    fn within_label_figures_isolate_what_the_class_does_not_explain() {
+        let groups = [0, 0, 0, 0, 1, 1, 1, 1];
+        let centroids = [0.2, 0.7];
+        let truth = [0.1, 0.15, 0.25, 0.3, 0.6, 0.65, 0.75, 0.8];
+        let baseline: Vec<f64> = groups.iter().map(|&g| centroids[g]).collect();
+        let b = within_label(&baseline, &truth, &groups, &centroids);
+        assert_eq!(b.pearson, 0.0);
+        assert_eq!(b.residual_ccc, 0.0);
+        let exact = within_label(&truth, &truth, &groups, &centroids);
+        assert_abs_diff_eq!(exact.pearson, 1.0, epsilon = 1e-12);
+        assert_abs_diff_eq!(exact.residual_ccc, 1.0, epsilon = 1e-12);
+        // Right order inside label 0, reversed inside label 1 (4 tracks each): r = (1 − 1) / 2.
+        let mixed = [0.1, 0.15, 0.25, 0.3, 0.8, 0.75, 0.65, 0.6];
+        let m = within_label(&mixed, &truth, &groups, &centroids);
+        assert_abs_diff_eq!(m.pearson, 0.0, epsilon = 1e-12);
+        // Whole-set Pearson would still be high: the labels' centres carry it.
+        assert!(pearson(&mixed, &truth) > 0.8);
+    }
+
+    #[test]
+    fn labels_too_small_for_a_correlation_are_left_out_of_the_average() {
+        // Label 1 has two tracks in reverse order; only label 0 (r = 1) is averaged.
+        let groups = [0, 0, 0, 1, 1];
+        let truth = [0.1, 0.2, 0.3, 0.6, 0.8];
+        let pred = [0.1, 0.2, 0.3, 0.8, 0.6];
+        let w = within_label(&pred, &truth, &groups, &[0.2, 0.7]);
+        assert_abs_diff_eq!(w.pearson, 1.0, epsilon = 1e-12);
+        assert!(w.residual_ccc < 1.0);
     }
 }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use super::report::VaMetrics;
+use super::report::{VaMetrics, WithinVa};
 use crate::plot::{palette, register_font};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -27,6 +27,7 @@ pub fn va_plane_png(
     points: &[VaPoint],
     label_names: &[String],
     metrics: &VaMetrics,
+    within: &WithinVa,
     title: &str,
 ) -> anyhow::Result<()> {
     register_font();
@@ -99,6 +100,18 @@ pub fn va_plane_png(
                 .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 18, y + 5)], style));
             chart.draw_series(std::iter::once(Cross::new((mx, my), 8, style)))?;
         }
+        // The whole-set CCC is mostly the labels' centres; this line is what the head adds inside
+        // a label (0 for "classify, then place at the centroid").
+        chart
+            .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())?
+            .label(format!(
+                "within label: r V {:.2} A {:.2} · residual CCC V {:.2} A {:.2}",
+                within.valence.pearson,
+                within.arousal.pearson,
+                within.valence.residual_ccc,
+                within.arousal.residual_ccc
+            ))
+            .legend(|(x, y)| Cross::new((x + 9, y), 5, BLACK.stroke_width(1)));
         let mut present: Vec<usize> = points.iter().map(|p| p.label).collect();
         present.sort_unstable();
         present.dedup();
@@ -151,6 +164,7 @@ mod tests {
             &pts,
             &["a".into(), "b".into(), "c".into()],
             &m,
+            &WithinVa::default(),
             "test",
         )
         .unwrap();

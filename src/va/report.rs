@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::metrics::{DimMetrics, dim_metrics};
+use super::metrics::{DimMetrics, WithinLabel, dim_metrics, within_label};
 
 /// Figures for both dimensions.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -26,6 +26,38 @@ impl VaMetrics {
     }
 }
 
+/// [`WithinLabel`] for both dimensions.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct WithinVa {
+    pub valence: WithinLabel,
+    pub arousal: WithinLabel,
+}
+
+impl WithinVa {
+    /// Labels are the classifier's predicted classes: the ones whose centroids the label-centroid
+    /// baseline places tracks at, so that baseline scores exactly 0 here.
+    pub fn of(
+        pred: &[[f64; 2]],
+        truth: &[[f64; 2]],
+        predicted_class: &[usize],
+        centroids: &[[f64; 2]],
+    ) -> WithinVa {
+        let col = |a: &[[f64; 2]], j: usize| a.iter().map(|p| p[j]).collect::<Vec<_>>();
+        let dim = |j: usize| {
+            within_label(
+                &col(pred, j),
+                &col(truth, j),
+                predicted_class,
+                &col(centroids, j),
+            )
+        };
+        WithinVa {
+            valence: dim(0),
+            arousal: dim(1),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VaReport {
     pub split: String,
@@ -35,6 +67,14 @@ pub struct VaReport {
     pub baseline_mean: VaMetrics,
     /// Every track gets the VA point of its predicted class (the class's mean training target).
     pub baseline_label_centroid: VaMetrics,
+    /// What the head adds inside each predicted label (reports written before this field load
+    /// with zeros).
+    #[serde(default)]
+    pub within_model: WithinVa,
+    /// The same figures for the label-centroid baseline: 0 by construction, computed rather than
+    /// assumed so the report shows it.
+    #[serde(default)]
+    pub within_label_centroid: WithinVa,
 }
 
 impl VaReport {
@@ -55,6 +95,8 @@ impl VaReport {
             model: VaMetrics::of(pred, truth),
             baseline_mean: VaMetrics::of(&mean_pred, truth),
             baseline_label_centroid: VaMetrics::of(&centroid_pred, truth),
+            within_model: WithinVa::of(pred, truth, predicted_class, centroids),
+            within_label_centroid: WithinVa::of(&centroid_pred, truth, predicted_class, centroids),
         }
     }
 
@@ -73,6 +115,21 @@ impl VaReport {
                 s.push_str(&format!(
                     "{:<16} {:>4} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>7.3} {:>7.3}\n",
                     name, dim, d.ccc, d.pearson, d.rmse, d.r2, d.bias, d.spread_ratio
+                ));
+            }
+        }
+        s.push_str(&format!(
+            "within each predicted label: {:<10} {:>9} {:>9}\n",
+            "", "r", "resid CCC"
+        ));
+        for (name, w) in [
+            ("model", &self.within_model),
+            ("label centroid", &self.within_label_centroid),
+        ] {
+            for (dim, d) in [("V", &w.valence), ("A", &w.arousal)] {
+                s.push_str(&format!(
+                    "{:<16} {:>4} {:>19.3} {:>9.3}\n",
+                    name, dim, d.pearson, d.residual_ccc
                 ));
             }
         }
@@ -104,5 +161,10 @@ mod tests {
         let c = r.baseline_label_centroid.valence.ccc;
         assert!(c > 0.9 && c < 1.0, "{c}");
         assert!(r.table().contains("label centroid"));
+        // A perfect model follows the truth inside each label; the baseline cannot.
+        assert!((r.within_model.valence.pearson - 1.0).abs() < 1e-9);
+        assert!(r.within_label_centroid.valence.pearson.abs() < 1e-12);
+        assert!(r.within_label_centroid.arousal.residual_ccc.abs() < 1e-12);
+        assert!(r.table().contains("within each predicted label"));
     }
 }

@@ -58,6 +58,8 @@ pub struct TrainDefaults {
     pub epochs: usize,
     pub width: usize,
     pub seed: u64,
+    /// `musav train --va-weight`: the auxiliary VA loss (0 = classes only).
+    pub va_weight: f64,
 }
 
 impl Default for TrainDefaults {
@@ -69,6 +71,7 @@ impl Default for TrainDefaults {
             epochs: 40,
             width: 64,
             seed: 42,
+            va_weight: 0.0,
         }
     }
 }
@@ -77,7 +80,14 @@ impl Default for TrainDefaults {
 pub const MEL_CACHE: &str = "mel-cache";
 
 /// The form's fields, in order.
-pub const TRAIN_FIELDS: [&str; 5] = ["features", "run directory", "epochs", "width", "seed"];
+pub const TRAIN_FIELDS: [&str; 6] = [
+    "features",
+    "run directory",
+    "epochs",
+    "width",
+    "seed",
+    "VA weight",
+];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunState {
@@ -132,7 +142,7 @@ pub struct StepInfo {
 /// Everything the training screen shows.
 #[derive(Debug)]
 pub struct Training {
-    pub fields: [String; 5],
+    pub fields: [String; 6],
     pub field: usize,
     pub state: RunState,
     pub stage: Option<Stage>,
@@ -166,6 +176,7 @@ impl Training {
             defaults.epochs.to_string(),
             defaults.width.to_string(),
             defaults.seed.to_string(),
+            defaults.va_weight.to_string(),
         ];
         Training {
             fields,
@@ -201,7 +212,7 @@ impl Training {
 
     /// The plan the form describes, or what is wrong with it.
     pub fn plan(&self, resume: bool) -> Result<RetrainPlan, String> {
-        let [features, run, epochs, width, seed] = &self.fields;
+        let [features, run, epochs, width, seed, va_weight] = &self.fields;
         let features = features.trim();
         if features.is_empty() {
             return Err("set the feature source (official .npy directory, audio root or synthetic corpus): ↑↓ to the field, Enter to edit".into());
@@ -225,6 +236,14 @@ impl Training {
             .trim()
             .parse::<u64>()
             .map_err(|_| format!("seed must be a whole number, not {seed:?}"))?;
+        let va_weight = va_weight
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|w| w.is_finite() && *w >= 0.0)
+            .ok_or_else(|| {
+                format!("VA weight must be a number ≥ 0 (0 = classes only), not {va_weight:?}")
+            })?;
         if !resume && RunDir::new(&run).exists() {
             return Err(format!(
                 "{} already holds a run; choose another run directory",
@@ -234,7 +253,8 @@ impl Training {
         let config = TrainConfig::new()
             .with_epochs(epochs)
             .with_seed(seed)
-            .with_width(width);
+            .with_width(width)
+            .with_va_weight((va_weight > 0.0).then_some(va_weight));
         let previous = self
             .run
             .clone()

@@ -415,6 +415,15 @@ fn va(t: &Training, area: Rect, buf: &mut Buffer) {
             ),
             dim(),
         ),
+        Line::from(format!(
+            "within label: r V {:.2} A {:.2} · residual CCC V {:.2} A {:.2} · label centroid r V {:.2} A {:.2}",
+            rep.within_model.valence.pearson,
+            rep.within_model.arousal.pearson,
+            rep.within_model.valence.residual_ccc,
+            rep.within_model.arousal.residual_ccc,
+            rep.within_label_centroid.valence.pearson,
+            rep.within_label_centroid.arousal.pearson
+        )),
         Line::styled(
             format!(
                 "{} · {}",
@@ -424,7 +433,7 @@ fn va(t: &Training, area: Rect, buf: &mut Buffer) {
             dim(),
         ),
     ];
-    let [head, plot] = Layout::vertical([Constraint::Length(3), Constraint::Fill(1)]).areas(area);
+    let [head, plot] = Layout::vertical([Constraint::Length(4), Constraint::Fill(1)]).areas(area);
     Paragraph::new(legend).render(head, buf);
     let pts = &v.validation.points;
     let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);

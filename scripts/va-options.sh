@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Issue 20: what each way of training gives the valence–arousal head, over several seeds.
+# For each seed: a synthetic corpus, one classifier run per option, `train-va` on its frozen
+# embedding, then `validate` and `validate-va` on the test split. Prints one row per seed and
+# option, and the mean over seeds.
+#
+#   scripts/va-options.sh                 # test size (as tests/train_synth.rs), seeds 1..5
+#   MUSAV_VA_SIZE=full scripts/va-options.sh   # the issue's default-size run (slow on 2 cores)
+#   MUSAV_VA_SEEDS="1 2" MUSAV_VA_WEIGHTS="0 0.5 1" scripts/va-options.sh
+#
+# Options: MUSAV_VA_WEIGHTS lists the `musav train --va-weight` values (0 = the frozen
+# classifier-only embedding, today's default). MUSAV_BIN: a musav binary (default: cargo build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seeds=${MUSAV_VA_SEEDS:-1 2 3 4 5}
+weights=${MUSAV_VA_WEIGHTS:-0 0.5}
+size=${MUSAV_VA_SIZE:-test}
+bin=${MUSAV_BIN:-}
+if [ -z "$bin" ]; then
+  cargo build --quiet --bin musav
+  bin="${CARGO_TARGET_DIR:-target}/debug/musav"
+fi
+case "$size" in
+  test)
+    synth=(--per-label 60 --seconds 3)
+    net=(--channels 8,8,16,32,64 --embedding 64 --chunk-frames 128 --batch-size 16 --lr 3e-3
+         --dropout 0.5 --epochs 6) ;;
+  full)
+    synth=(--per-label 40 --seconds 10)
+    net=() ;;
+  *) echo "va-options.sh: MUSAV_VA_SIZE is test or full, not '$size'" >&2; exit 2 ;;
+esac
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+results="$work/results.tsv"
+for seed in $seeds; do
+  "$bin" synth "${synth[@]}" --seed "$seed" --out "$work/s$seed" >/dev/null
+  "$bin" export --data "$work/s$seed" --out "$work/e$seed" >/dev/null
+  for w in $weights; do
+    run="$work/r$seed-$w"
+    "$bin" train --export "$work/e$seed" --features "$work/s$seed" --cache "$work/c$seed" \
+      --out "$run" --seed "$seed" --va-weight "$w" "${net[@]}" >/dev/null
+    "$bin" validate --run "$run" --split test --format json > "$run/validate.json"
+    "$bin" train-va --run "$run" >/dev/null
+    "$bin" validate-va --run "$run" >/dev/null
+    python3 - "$seed" "$w" "$run" >> "$results" <<'PY'
+import json, sys
+seed, w, run = sys.argv[1:]
+f1 = json.load(open(f"{run}/validate.json"))["metrics"]["macro_f1"]
+va = json.load(open(f"{run}/va_report_test.json"))
+row = [seed, w, f"{f1:.3f}"]
+for d in ("valence", "arousal"):
+    m, c = va["model"][d], va["baseline_label_centroid"][d]
+    wl = va["within_model"][d]
+    row += [f"{m['ccc']:.3f}", f"{m['spread_ratio']:.2f}", f"{c['ccc']:.3f}",
+            f"{wl['pearson']:.3f}", f"{wl['residual_ccc']:.3f}"]
+print("\t".join(row))
+PY
+  done
+done
+python3 - "$results" <<'PY'
+import sys
+rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
+head = ["seed", "va-weight", "macro-F1",
+        "V CCC", "V spread", "V centroid", "V within r", "V resid CCC",
+        "A CCC", "A spread", "A centroid", "A within r", "A resid CCC"]
+print("| " + " | ".join(head) + " |")
+print("|" + "---|" * len(head))
+for r in rows:
+    print("| " + " | ".join(r) + " |")
+for w in sorted({r[1] for r in rows}, key=float):
+    sel = [r for r in rows if r[1] == w]
+    means = [sum(float(r[i]) for r in sel) / len(sel) for i in range(2, len(head))]
+    print("| mean | " + w + " | " + " | ".join(f"{m:.3f}" for m in means) + " |")
+PY
