@@ -285,7 +285,11 @@ fn cli_with_a_flaky_endpoint_writes_a_complete_map_then_reruns_from_cache() {
     assert_eq!(first.labels[0].name, expected);
     let by = &first.labels[0].named_by;
     assert_eq!(
-        (by.model.as_deref(), by.mode.as_deref(), by.agreement.as_deref()),
+        (
+            by.model.as_deref(),
+            by.mode.as_deref(),
+            by.agreement.as_deref()
+        ),
         (Some("test-model"), Some("grounded"), Some("3/3"))
     );
     assert_eq!(first.suggestions.len(), first.noise.len());
@@ -372,7 +376,10 @@ fn cli_dry_run_does_not_touch_the_map() {
         String::from_utf8_lossy(&out.stderr)
     );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("[llm (m, grounded, 3/3 agree)]"), "{stdout}");
+    assert!(
+        stdout.contains("[llm (m, grounded, 3/3 agree)]"),
+        "{stdout}"
+    );
     assert_eq!(std::fs::read(&p).unwrap(), before);
 }
 
@@ -405,8 +412,7 @@ fn grounded_requests_offer_the_members_as_an_enum_and_the_answer_is_kept_with_it
             .filter(|r| is_naming(r))
             .find(|r| {
                 let c = names_offered(r);
-                c.len() >= label.tags.len().min(2)
-                    && c[0].eq_ignore_ascii_case(&label.tags[0])
+                c.len() >= label.tags.len().min(2) && c[0].eq_ignore_ascii_case(&label.tags[0])
             })
             .unwrap_or_else(|| panic!("no request offers label {}'s tags", label.id));
         let c = names_offered(request);
@@ -430,7 +436,11 @@ fn grounded_requests_offer_the_members_as_an_enum_and_the_answer_is_kept_with_it
     let mut want: Vec<String> = map.labels.iter().map(|l| l.id.to_string()).collect();
     want.push("noise".into());
     assert_eq!(offered(noise, "group").unwrap(), want);
-    assert!(out.suggestions.iter().all(|s| s.label == Some(map.labels[0].id)));
+    assert!(
+        out.suggestions
+            .iter()
+            .all(|s| s.label == Some(map.labels[0].id))
+    );
 }
 
 #[test]
@@ -474,9 +484,15 @@ fn free_mode_rejects_ungrounded_generic_and_short_names_each_with_its_reason() {
     // A name in the label's own words passes.
     let server = serve(vec![], Script::Good);
     let cache = tempfile::tempdir().unwrap();
-    let s = settings(Some(&server.url), cache.path(), |f| f.naming = Some("free".into()));
+    let s = settings(Some(&server.url), cache.path(), |f| {
+        f.naming = Some("free".into())
+    });
     let out = name_labels(&ds, &map, &s, None).unwrap();
-    assert!(out.names.iter().all(|(_, _, by)| by == "llm"), "{:?}", out.warnings);
+    assert!(
+        out.names.iter().all(|(_, _, by)| by == "llm"),
+        "{:?}",
+        out.warnings
+    );
     assert_eq!(out.names[0].2.mode.as_deref(), Some("free"));
 }
 
@@ -507,10 +523,17 @@ fn a_server_that_ignores_or_rejects_n_is_asked_again_with_other_seeds_and_the_ma
             return (400, "{\"error\": \"n must be 1\"}".into());
         }
         if !is_naming(r) {
-            return (200, completion(&json!({"group": "noise", "reason": "x"}).to_string()));
+            return (
+                200,
+                completion(&json!({"group": "noise", "reason": "x"}).to_string()),
+            );
         }
         let c = names_offered(r);
-        let pick = if r["temperature"] == 0.0 { &c[0] } else { &c[1] };
+        let pick = if r["temperature"] == 0.0 {
+            &c[0]
+        } else {
+            &c[1]
+        };
         (200, completions(&[json!({"name": pick}).to_string()]))
     });
     let server = serve(vec![], Script::Reply(reply));
@@ -538,7 +561,11 @@ fn a_server_that_ignores_or_rejects_n_is_asked_again_with_other_seeds_and_the_ma
     assert!(seen.iter().skip(2).all(|r| r.get("n").is_none()));
     // Noise answers were "noise": every tag stays, with the agreement in the reason.
     assert!(out.suggestions.iter().all(|s| s.label.is_none()));
-    assert!(out.suggestions[0].reason.contains("3/3 agree"), "{:?}", out.suggestions[0]);
+    assert!(
+        out.suggestions[0].reason.contains("3/3 agree"),
+        "{:?}",
+        out.suggestions[0]
+    );
 
     // A rerun is answered from the cache alone and decides the same.
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -85,7 +85,8 @@ fn a_real_model_names_every_shipped_cluster_and_a_rerun_needs_no_server() {
     );
     for s in &first.suggestions {
         assert!(
-            s.label.is_none_or(|id| map.labels.iter().any(|l| l.id == id)),
+            s.label
+                .is_none_or(|id| map.labels.iter().any(|l| l.id == id)),
             "{s:?}"
         );
     }
@@ -140,7 +141,9 @@ fn free_mode_keeps_only_grounded_model_names() {
         } else {
             assert_eq!(by.as_str(), "fallback");
             assert!(
-                out.warnings.iter().any(|w| w.starts_with(&format!("label {id} "))),
+                out.warnings
+                    .iter()
+                    .any(|w| w.starts_with(&format!("label {id} "))),
                 "label {id} fell back without a reason: {:?}",
                 out.warnings
             );
@@ -167,7 +170,14 @@ fn the_map_stays_whole_when_the_server_dies_mid_run() {
         .args(["name", "--labels"])
         .arg(&p)
         .args(["--llm-url", &proxy.url, "--llm-model", &model])
-        .args(["--llm-timeout", "120", "--llm-retries", "1", "--llm-backoff-ms", "1"])
+        .args([
+            "--llm-timeout",
+            "120",
+            "--llm-retries",
+            "1",
+            "--llm-backoff-ms",
+            "1",
+        ])
         .args(["--llm-concurrency", "1"])
         .env("HOME", dir.path())
         .env("MUSAV_CACHE", dir.path().join("cache"))

@@ -577,14 +577,22 @@ tags = ["dark"]
         let by = &m.labels[1].named_by;
         assert_eq!(by, "llm");
         assert_eq!(
-            (by.model.as_deref(), by.mode.as_deref(), by.agreement.as_deref()),
+            (
+                by.model.as_deref(),
+                by.mode.as_deref(),
+                by.agreement.as_deref()
+            ),
             (Some("SmolLM2"), Some("grounded"), Some("2/3"))
         );
         assert_eq!(by.to_string(), "llm (SmolLM2, grounded, 2/3 agree)");
         let back = LabelMap::from_toml(&m.to_toml()).unwrap();
         assert_eq!(back, m);
         // A plain source is still written as a plain string, so older maps hash as before.
-        assert!(m.to_toml().contains("named_by = \"manual\""), "{}", m.to_toml());
+        assert!(
+            m.to_toml().contains("named_by = \"manual\""),
+            "{}",
+            m.to_toml()
+        );
         assert_eq!(
             serde_json::to_string(&m.labels[0].named_by).unwrap(),
             "\"manual\""

@@ -98,13 +98,40 @@ mod tests {
 
     #[test]
     fn the_cap_keeps_the_singles_and_the_first_pairs() {
-        let tags = ["film", "epic", "adventure", "movie", "action", "dramatic", "trailer", "powerful"];
+        let tags = [
+            "film",
+            "epic",
+            "adventure",
+            "movie",
+            "action",
+            "dramatic",
+            "trailer",
+            "powerful",
+        ];
         let c = candidates(&m(&tags), &HashSet::new(), MAX_CANDIDATES);
         assert_eq!(c.len(), MAX_CANDIDATES);
-        assert_eq!(c[..8], ["Film", "Epic", "Adventure", "Movie", "Action", "Dramatic", "Trailer", "Powerful"]);
-        assert_eq!(c[8..11], ["Film & Epic", "Film & Adventure", "Epic & Adventure"]);
+        assert_eq!(
+            c[..8],
+            [
+                "Film",
+                "Epic",
+                "Adventure",
+                "Movie",
+                "Action",
+                "Dramatic",
+                "Trailer",
+                "Powerful"
+            ]
+        );
+        assert_eq!(
+            c[8..11],
+            ["Film & Epic", "Film & Adventure", "Epic & Adventure"]
+        );
         assert_eq!(c[15], "Epic & Action");
-        assert_eq!(candidates(&m(&tags), &HashSet::new(), 3), ["Film", "Epic", "Adventure"]);
+        assert_eq!(
+            candidates(&m(&tags), &HashSet::new(), 3),
+            ["Film", "Epic", "Adventure"]
+        );
     }
 
     #[test]

@@ -269,7 +269,10 @@ pub fn choices_of(text: &str) -> Result<Vec<String>, String> {
         .flatten()
         .skip(1)
         .filter_map(|c| c.pointer("/message/content").and_then(Value::as_str));
-    Ok(std::iter::once(first).chain(rest).map(str::to_string).collect())
+    Ok(std::iter::once(first)
+        .chain(rest)
+        .map(str::to_string)
+        .collect())
 }
 
 fn snippet(text: &str) -> String {

@@ -167,7 +167,9 @@ pub fn name_labels(
             }
             .map_err(|e| e.to_string())?;
             if taken.contains(&name.to_lowercase()) {
-                return Err(format!("the name {name:?} is already used by another label"));
+                return Err(format!(
+                    "the name {name:?} is already used by another label"
+                ));
             }
             Ok(name)
         };
@@ -253,7 +255,8 @@ pub fn name_labels(
             out.suggestions.push(stays_noise(tag, "no model answer"));
             continue;
         };
-        let judge = |text: &str| parse_decision(text, &ids, &final_names).map_err(|e| e.to_string());
+        let judge =
+            |text: &str| parse_decision(text, &ids, &final_names).map_err(|e| e.to_string());
         let same = |a: &(Option<u32>, String), b: &(Option<u32>, String)| a.0 == b.0;
         let suggestion = match votes.decide(judge, same) {
             Ok(((label, reason), agree)) => NoiseSuggestion {
@@ -608,8 +611,12 @@ impl<'a> Asker<'a> {
             .iter()
             .zip(slots)
             .map(|(q, m)| {
-                q.as_ref()
-                    .map(|_| m.into_inner().ok().flatten().unwrap_or_else(|| self.no_votes()))
+                q.as_ref().map(|_| {
+                    m.into_inner()
+                        .ok()
+                        .flatten()
+                        .unwrap_or_else(|| self.no_votes())
+                })
             })
             .collect())
     }
@@ -726,9 +733,18 @@ mod tests {
 
     #[test]
     fn the_majority_wins_and_ties_go_to_the_deterministic_answer() {
-        assert_eq!(votes(&["Sad", "Dark", "dark"], 3).decide(judge, same), Ok(("Dark".into(), 2)));
-        assert_eq!(votes(&["Sad", "Dark", "Love"], 3).decide(judge, same), Ok(("Sad".into(), 1)));
-        assert_eq!(votes(&["!x", "Dark", "Sad"], 3).decide(judge, same), Ok(("Dark".into(), 1)));
+        assert_eq!(
+            votes(&["Sad", "Dark", "dark"], 3).decide(judge, same),
+            Ok(("Dark".into(), 2))
+        );
+        assert_eq!(
+            votes(&["Sad", "Dark", "Love"], 3).decide(judge, same),
+            Ok(("Sad".into(), 1))
+        );
+        assert_eq!(
+            votes(&["!x", "Dark", "Sad"], 3).decide(judge, same),
+            Ok(("Dark".into(), 1))
+        );
         assert_eq!(
             votes(&["!x", "!y"], 3).decide(judge, same),
             Err("bad !x".to_string())

@@ -177,7 +177,10 @@ mod tests {
             ("cooccurring", "dark"),
             ("candidates", "Sad, Dark"),
         ]);
-        assert!(text.contains("Sad, Dark") && text.contains("sad (9 songs)"), "{text}");
+        assert!(
+            text.contains("Sad, Dark") && text.contains("sad (9 songs)"),
+            "{text}"
+        );
         let free = Prompts::load(&dir, NamingMode::Free).unwrap();
         assert!(free.name.path.ends_with(FREE_TEMPLATE));
     }
@@ -185,10 +188,19 @@ mod tests {
     #[test]
     fn a_directory_without_the_modes_template_names_the_file_and_the_flag() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(NOISE_TEMPLATE), "{tag}{tracks}{cooccurring}{groups}").unwrap();
+        std::fs::write(
+            dir.path().join(NOISE_TEMPLATE),
+            "{tag}{tracks}{cooccurring}{groups}",
+        )
+        .unwrap();
         std::fs::write(dir.path().join(FREE_TEMPLATE), "{members}{cooccurring}").unwrap();
         assert!(Prompts::load(dir.path(), NamingMode::Free).is_ok());
-        let e = Prompts::load(dir.path(), NamingMode::Grounded).unwrap_err().to_string();
-        assert!(e.contains(GROUNDED_TEMPLATE) && e.contains("--prompts"), "{e}");
+        let e = Prompts::load(dir.path(), NamingMode::Grounded)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(GROUNDED_TEMPLATE) && e.contains("--prompts"),
+            "{e}"
+        );
     }
 }

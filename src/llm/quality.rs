@@ -133,7 +133,10 @@ mod tests {
         assert_eq!(flags, [(true, false), (true, true), (false, false)]);
         assert_eq!((q.grounded(), q.agreeing()), (2, 1));
         let t = q.table();
-        assert!(t.contains("grounded share 2/3, agreement with the reviewed names 1/3"), "{t}");
+        assert!(
+            t.contains("grounded share 2/3, agreement with the reviewed names 1/3"),
+            "{t}"
+        );
         assert!(t.lines().nth(1).unwrap().contains("Sad & Dreamy"), "{t}");
     }
 

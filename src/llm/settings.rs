@@ -428,7 +428,10 @@ mod tests {
     fn naming_mode_and_samples_resolve_and_bad_values_name_the_setting() {
         let s = LlmSettings::resolve(&LlmFlags::default(), &env_of(&[("HOME", "/nonexistent")]))
             .unwrap();
-        assert_eq!((s.naming, s.samples), (NamingMode::Grounded, DEFAULT_SAMPLES));
+        assert_eq!(
+            (s.naming, s.samples),
+            (NamingMode::Grounded, DEFAULT_SAMPLES)
+        );
         let env = env_of(&[("MUSAV_LLM_NAMING", "Free"), ("MUSAV_LLM_SAMPLES", "5")]);
         let s = LlmSettings::resolve(&LlmFlags::default(), &env).unwrap();
         assert_eq!((s.naming, s.samples), (NamingMode::Free, 5));
@@ -440,10 +443,16 @@ mod tests {
         let s = LlmSettings::resolve(&flags, &env).unwrap();
         assert_eq!((s.naming, s.samples), (NamingMode::Grounded, 1));
 
-        let e = LlmSettings::resolve(&LlmFlags::default(), &env_of(&[("MUSAV_LLM_NAMING", "wild")]))
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("MUSAV_LLM_NAMING") && e.contains("grounded or free"), "{e}");
+        let e = LlmSettings::resolve(
+            &LlmFlags::default(),
+            &env_of(&[("MUSAV_LLM_NAMING", "wild")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("MUSAV_LLM_NAMING") && e.contains("grounded or free"),
+            "{e}"
+        );
         let flags = LlmFlags {
             samples: Some(0),
             ..Default::default()

@@ -55,8 +55,8 @@ pub const GENERIC: &[&str] = &[
 
 /// Endings removed by [`stem`], longest first where one ends another.
 const ENDINGS: &[&str] = &[
-    "ational", "ation", "iness", "ously", "ness", "ment", "ical", "ally", "ing", "ous", "ive", "ful",
-    "ity", "ies", "ism", "ist", "ic", "al", "ly", "ed", "er", "es", "s", "y", "e",
+    "ational", "ation", "iness", "ously", "ness", "ment", "ical", "ally", "ing", "ous", "ive",
+    "ful", "ity", "ies", "ism", "ist", "ic", "al", "ly", "ed", "er", "es", "s", "y", "e",
 ];
 /// A stem shorter than this is kept whole ("epic" stays "epic", not "ep").
 const MIN_STEM: usize = 3;
@@ -109,7 +109,11 @@ pub fn same_word(a: &str, b: &str) -> bool {
     if a == b {
         return true;
     }
-    let (short, long) = if a.len() <= b.len() { (&a, &b) } else { (&b, &a) };
+    let (short, long) = if a.len() <= b.len() {
+        (&a, &b)
+    } else {
+        (&b, &a)
+    };
     short.chars().count() >= MIN_SHARED_PREFIX && long.starts_with(short.as_str())
 }
 

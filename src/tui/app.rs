@@ -497,10 +497,13 @@ impl App {
                     Some(mode) => format!(" ({by_model} by the model, {mode})"),
                     None => String::new(),
                 };
-                let res = self.edit(&format!("LLM named {n} label(s){how}, {s} suggestion(s)"), |m| {
-                    skipped = namer::apply(m, &naming);
-                    Ok(())
-                });
+                let res = self.edit(
+                    &format!("LLM named {n} label(s){how}, {s} suggestion(s)"),
+                    |m| {
+                        skipped = namer::apply(m, &naming);
+                        Ok(())
+                    },
+                );
                 let notes: Vec<String> = naming.warnings.into_iter().chain(skipped).collect();
                 if res.is_ok() && !notes.is_empty() {
                     self.info(format!(

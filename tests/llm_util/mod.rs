@@ -163,11 +163,7 @@ pub fn completions(contents: &[String]) -> String {
 pub fn offered(request: &Value, field: &str) -> Option<Vec<String>> {
     request["response_format"]["json_schema"]["schema"]["properties"][field]["enum"]
         .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|v| v.as_str().unwrap().to_string())
-                .collect()
-        })
+        .map(|a| a.iter().map(|v| v.as_str().unwrap().to_string()).collect())
 }
 
 /// A plausible answer: a grounded question gets its first candidate, a free one "<first listed
