@@ -727,31 +727,31 @@ mod tests {
         }
     }
 
-    fn same(a: &String, b: &String) -> bool {
-        a.eq_ignore_ascii_case(b)
+    fn same() -> impl Fn(&String, &String) -> bool {
+        |a, b| a.eq_ignore_ascii_case(b)
     }
 
     #[test]
     fn the_majority_wins_and_ties_go_to_the_deterministic_answer() {
         assert_eq!(
-            votes(&["Sad", "Dark", "dark"], 3).decide(judge, same),
+            votes(&["Sad", "Dark", "dark"], 3).decide(judge, same()),
             Ok(("Dark".into(), 2))
         );
         assert_eq!(
-            votes(&["Sad", "Dark", "Love"], 3).decide(judge, same),
+            votes(&["Sad", "Dark", "Love"], 3).decide(judge, same()),
             Ok(("Sad".into(), 1))
         );
         assert_eq!(
-            votes(&["!x", "Dark", "Sad"], 3).decide(judge, same),
+            votes(&["!x", "Dark", "Sad"], 3).decide(judge, same()),
             Ok(("Dark".into(), 1))
         );
         assert_eq!(
-            votes(&["!x", "!y"], 3).decide(judge, same),
+            votes(&["!x", "!y"], 3).decide(judge, same()),
             Err("bad !x".to_string())
         );
         let mut v = votes(&[], 3);
         v.failed = Some("HTTP 422".into());
-        assert_eq!(v.decide(judge, same), Err("HTTP 422".to_string()));
+        assert_eq!(v.decide(judge, same()), Err("HTTP 422".to_string()));
     }
 
     #[test]
