@@ -6,11 +6,14 @@ mod llm_util;
 use std::process::Command;
 use std::time::Duration;
 
-use llm_util::{Script, serve, settings, shipped};
+use std::sync::Arc;
+
+use llm_util::{Script, completion, completions, offered, serve, settings, shipped};
 use musav::curation::labels::LabelMap;
 use musav::llm::client::{CallError, ChatClient};
 use musav::llm::naming::name_request;
 use musav::llm::{LlmError, apply, name_labels};
+use serde_json::{Value, json};
 
 fn header(k: &str, v: &str) -> Vec<(String, String)> {
     vec![(k.to_string(), v.to_string())]
@@ -141,14 +144,19 @@ fn prose_without_json_and_duplicate_names_fall_back_per_label() {
     let (ds, map) = shipped();
     let server = serve(
         vec![Script::Content("I would call it Sad.".into())],
-        Script::Content("{\"name\": \"Same\"}".into()),
+        // A word of the tag table: grounded for every label, so only the duplicate check bites.
+        Script::Content("{\"name\": \"Sad\"}".into()),
     );
     let cache = tempfile::tempdir().unwrap();
-    let s = settings(Some(&server.url), cache.path(), |f| f.concurrency = Some(1));
+    let s = settings(Some(&server.url), cache.path(), |f| {
+        f.concurrency = Some(1);
+        f.naming = Some("free".into());
+        f.samples = Some(1);
+    });
     let out = name_labels(&ds, &map, &s, None).unwrap();
     let llm: Vec<_> = out.names.iter().filter(|(_, _, by)| by == "llm").collect();
     assert_eq!(llm.len(), 1, "{:?}", out.names);
-    assert_eq!(llm[0].1, "Same");
+    assert_eq!(llm[0].1, "Sad");
     assert!(
         out.warnings.iter().any(|w| w.contains("no JSON")),
         "{:?}",
@@ -270,10 +278,20 @@ fn cli_with_a_flaky_endpoint_writes_a_complete_map_then_reruns_from_cache() {
         "{:?}",
         first.labels
     );
-    // The fake endpoint names each label "<first member> mood"; musav capitalises the first letter.
+    // Grounded by default: the fake endpoint chooses the first candidate, the most frequent
+    // member's display form, and every one of the three answers agrees.
     let tag = &first.labels[0].tags[0];
-    let expected = format!("{}{} mood", tag[..1].to_uppercase(), &tag[1..]);
+    let expected = format!("{}{}", tag[..1].to_uppercase(), &tag[1..]);
     assert_eq!(first.labels[0].name, expected);
+    let by = &first.labels[0].named_by;
+    assert_eq!(
+        (
+            by.model.as_deref(),
+            by.mode.as_deref(),
+            by.agreement.as_deref()
+        ),
+        (Some("test-model"), Some("grounded"), Some("3/3"))
+    );
     assert_eq!(first.suggestions.len(), first.noise.len());
     assert!(
         first
@@ -357,6 +375,228 @@ fn cli_dry_run_does_not_touch_the_map() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("[llm]"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("[llm (m, grounded, 3/3 agree)]"),
+        "{stdout}"
+    );
     assert_eq!(std::fs::read(&p).unwrap(), before);
+}
+
+// --- naming modes, several answers, noise ids ---
+
+/// The grounded candidates a request offers (the schema's enum).
+fn names_offered(request: &Value) -> Vec<String> {
+    offered(request, "name").expect("a grounded request offers candidates")
+}
+
+fn is_naming(request: &Value) -> bool {
+    request["response_format"]["json_schema"]["name"] == "label_choice"
+        || request["messages"][0]["content"]
+            .as_str()
+            .is_some_and(|p| p.contains("describes the songs best"))
+}
+
+#[test]
+fn grounded_requests_offer_the_members_as_an_enum_and_the_answer_is_kept_with_its_provenance() {
+    let (ds, map) = shipped();
+    let server = serve(vec![], Script::Good);
+    let cache = tempfile::tempdir().unwrap();
+    let s = settings(Some(&server.url), cache.path(), |f| f.samples = Some(1));
+    let out = name_labels(&ds, &map, &s, None).unwrap();
+    assert!(out.warnings.is_empty(), "{:?}", out.warnings);
+    let seen = server.seen.lock().unwrap();
+    for label in &map.labels {
+        let request = seen
+            .iter()
+            .filter(|r| is_naming(r))
+            .find(|r| {
+                let c = names_offered(r);
+                c.len() >= label.tags.len().min(2) && c[0].eq_ignore_ascii_case(&label.tags[0])
+            })
+            .unwrap_or_else(|| panic!("no request offers label {}'s tags", label.id));
+        let c = names_offered(request);
+        // Singles in track-count order (the map lists members that way), then pairs.
+        for (cand, tag) in c.iter().zip(&label.tags) {
+            assert!(cand.eq_ignore_ascii_case(tag), "{c:?} / {:?}", label.tags);
+        }
+        if label.tags.len() >= 2 {
+            assert!(c.iter().any(|x| x.contains(" & ")), "{c:?}");
+        }
+        let prompt = request["messages"][0]["content"].as_str().unwrap();
+        assert!(prompt.contains(&c.join(", ")), "{prompt}");
+        let (_, name, by) = out.names.iter().find(|(id, _, _)| *id == label.id).unwrap();
+        assert_eq!(name, &c[0]);
+        assert_eq!(by.as_str(), "llm");
+        assert_eq!(by.mode.as_deref(), Some("grounded"));
+        assert_eq!(by.agreement.as_deref(), Some("1/1"));
+    }
+    // Noise questions offer the label ids and "noise", and the answer (an id) is kept as one.
+    let noise = seen.iter().find(|r| !is_naming(r)).unwrap();
+    let mut want: Vec<String> = map.labels.iter().map(|l| l.id.to_string()).collect();
+    want.push("noise".into());
+    assert_eq!(offered(noise, "group").unwrap(), want);
+    assert!(
+        out.suggestions
+            .iter()
+            .all(|s| s.label == Some(map.labels[0].id))
+    );
+}
+
+#[test]
+fn an_answer_outside_the_candidates_falls_back_with_the_reason() {
+    let (ds, map) = shipped();
+    // An endpoint that ignores the schema and answers in its own words.
+    let server = serve(vec![], Script::Content("{\"name\": \"Jonathan\"}".into()));
+    let cache = tempfile::tempdir().unwrap();
+    let s = settings(Some(&server.url), cache.path(), |f| f.samples = Some(1));
+    let out = name_labels(&ds, &map, &s, Some(&[0])).unwrap();
+    assert_eq!(out.names[0].2.as_str(), "fallback");
+    assert!(
+        out.warnings
+            .iter()
+            .any(|w| w.starts_with("label 0") && w.contains("not one of the label's candidates")),
+        "{:?}",
+        out.warnings
+    );
+}
+
+#[test]
+fn free_mode_rejects_ungrounded_generic_and_short_names_each_with_its_reason() {
+    let (ds, map) = shipped();
+    let answers = ["Jonathan", "Moods and Themes", "Jm"];
+    for (i, answer) in answers.iter().enumerate() {
+        let server = serve(vec![], Script::Content(json!({"name": answer}).to_string()));
+        let cache = tempfile::tempdir().unwrap();
+        let s = settings(Some(&server.url), cache.path(), |f| {
+            f.naming = Some("free".into());
+            f.samples = Some(1);
+        });
+        let out = name_labels(&ds, &map, &s, Some(&[i as u32])).unwrap();
+        assert_eq!(out.names[0].2.as_str(), "fallback", "{answer}");
+        let reason = ["shares no word", "fit any label", "too short"][i];
+        assert!(
+            out.warnings.iter().any(|w| w.contains(reason)),
+            "{answer}: {:?}",
+            out.warnings
+        );
+    }
+    // A name in the label's own words passes.
+    let server = serve(vec![], Script::Good);
+    let cache = tempfile::tempdir().unwrap();
+    let s = settings(Some(&server.url), cache.path(), |f| {
+        f.naming = Some("free".into())
+    });
+    let out = name_labels(&ds, &map, &s, None).unwrap();
+    assert!(
+        out.names.iter().all(|(_, _, by)| by == "llm"),
+        "{:?}",
+        out.warnings
+    );
+    assert_eq!(out.names[0].2.mode.as_deref(), Some("free"));
+}
+
+#[test]
+fn several_answers_come_from_one_request_with_n_where_the_server_honours_it() {
+    let (ds, map) = shipped();
+    let server = serve(vec![], Script::Good);
+    let cache = tempfile::tempdir().unwrap();
+    let s = settings(Some(&server.url), cache.path(), |f| f.samples = Some(3));
+    let out = name_labels(&ds, &map, &s, Some(&[2])).unwrap();
+    assert_eq!(out.names[0].2.agreement.as_deref(), Some("3/3"));
+    let seen = server.seen.lock().unwrap();
+    let naming: Vec<&Value> = seen.iter().filter(|r| is_naming(r)).collect();
+    assert_eq!(naming.len(), 2, "{naming:?}");
+    assert_eq!(naming[0]["temperature"], 0.0);
+    assert!(naming[0].get("n").is_none());
+    assert_eq!(naming[1]["n"], 2);
+    assert!(naming[1]["temperature"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn a_server_that_ignores_or_rejects_n_is_asked_again_with_other_seeds_and_the_majority_wins() {
+    let (ds, map) = shipped();
+    // Rejects `n` with a 400; the deterministic answer is the first candidate, every sampled one
+    // the second: the second wins two to one.
+    let reply: llm_util::Reply = Arc::new(|r: &Value| {
+        if r.get("n").is_some() {
+            return (400, "{\"error\": \"n must be 1\"}".into());
+        }
+        if !is_naming(r) {
+            return (
+                200,
+                completion(&json!({"group": "noise", "reason": "x"}).to_string()),
+            );
+        }
+        let c = names_offered(r);
+        let pick = if r["temperature"] == 0.0 {
+            &c[0]
+        } else {
+            &c[1]
+        };
+        (200, completions(&[json!({"name": pick}).to_string()]))
+    });
+    let server = serve(vec![], Script::Reply(reply));
+    let cache = tempfile::tempdir().unwrap();
+    let s = settings(Some(&server.url), cache.path(), |f| {
+        f.samples = Some(3);
+        f.concurrency = Some(1);
+    });
+    let out = name_labels(&ds, &map, &s, Some(&[1])).unwrap();
+    let (_, name, by) = &out.names[0];
+    let second = {
+        let seen = server.seen.lock().unwrap();
+        names_offered(seen.iter().find(|r| is_naming(r)).unwrap())[1].clone()
+    };
+    assert_eq!(name, &second);
+    assert_eq!(by.agreement.as_deref(), Some("2/3"));
+    let seen = server.seen.lock().unwrap();
+    let naming: Vec<&Value> = seen.iter().filter(|r| is_naming(r)).collect();
+    // Deterministic, then n=2 (rejected) and the same without n, then one more seed.
+    assert_eq!(naming.len(), 4, "{naming:?}");
+    assert_eq!(naming[1]["n"], 2);
+    assert!(naming[2].get("n").is_none() && naming[3].get("n").is_none());
+    assert_ne!(naming[2]["seed"], naming[3]["seed"]);
+    // Later requests do not ask for n again.
+    assert!(seen.iter().skip(2).all(|r| r.get("n").is_none()));
+    // Noise answers were "noise": every tag stays, with the agreement in the reason.
+    assert!(out.suggestions.iter().all(|s| s.label.is_none()));
+    assert!(
+        out.suggestions[0].reason.contains("3/3 agree"),
+        "{:?}",
+        out.suggestions[0]
+    );
+
+    // A rerun is answered from the cache alone and decides the same.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("http://{}/v1", dead.local_addr().unwrap());
+    drop(dead);
+    let s2 = settings(Some(&dead_url), cache.path(), |f| f.samples = Some(3));
+    let again = name_labels(&ds, &map, &s2, Some(&[1])).unwrap();
+    assert_eq!(again.names, out.names);
+    assert_eq!(again.stats.fetched, 0);
+}
+
+#[test]
+fn a_noise_answer_naming_an_unknown_label_id_stays_noise_with_a_warning() {
+    let (ds, map) = shipped();
+    let reply: llm_util::Reply = Arc::new(|r: &Value| {
+        let content = if is_naming(r) {
+            json!({"name": names_offered(r)[0]})
+        } else {
+            json!({"group": "99", "reason": "x"})
+        };
+        (200, completion(&content.to_string()))
+    });
+    let server = serve(vec![], Script::Reply(reply));
+    let cache = tempfile::tempdir().unwrap();
+    let s = settings(Some(&server.url), cache.path(), |f| f.samples = Some(1));
+    let out = name_labels(&ds, &map, &s, None).unwrap();
+    assert!(out.suggestions.iter().all(|s| s.label.is_none()));
+    let about_noise = out
+        .warnings
+        .iter()
+        .filter(|w| w.starts_with("noise tag") && w.contains("\"99\""))
+        .count();
+    assert_eq!(about_noise, map.noise.len(), "{:?}", out.warnings);
 }

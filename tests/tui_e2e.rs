@@ -281,8 +281,8 @@ fn rename_and_move_to_noise_then_save_and_export_agree_with_the_status_bar() {
 }
 
 /// The real model behind llama.cpp's server (`eval "$(scripts/llm-server.sh start)"` sets
-/// MUSAV_TEST_LLM_URL / MUSAV_TEST_LLM_MODEL): `n` names the selected label in the background, the
-/// spinner shows meanwhile, and the saved map carries the model's name.
+/// MUSAV_TEST_LLM_URL / MUSAV_TEST_LLM_MODEL): `n` names the selected label in the background in
+/// the configured mode (MUSAV_LLM_NAMING=grounded here), the status bar says which, and the saved map carries a name the model chose (a fallback name fails the test).
 #[test]
 fn n_names_the_selected_label_with_the_real_model() {
     let url = std::env::var("MUSAV_TEST_LLM_URL")
@@ -311,7 +311,7 @@ fn n_names_the_selected_label_with_the_real_model() {
         "llm",
         dir.path(),
         &map,
-        &format!("MUSAV_LLM_URL={url} MUSAV_LLM_MODEL={model}"),
+        &format!("MUSAV_LLM_URL={url} MUSAV_LLM_MODEL={model} MUSAV_LLM_NAMING=grounded"),
         &format!(
             "--llm-cache {} --llm-timeout 120 --prompts {}",
             dir.path().join("cache").display(),
@@ -319,21 +319,31 @@ fn n_names_the_selected_label_with_the_real_model() {
         ),
     );
     let limit = Duration::from_secs(20);
-    tmux.wait_for("the labels pane", limit, |s| s.contains("Labels (11)"));
+    let s = tmux.wait_for("the labels pane", limit, |s| s.contains("Labels (11)"));
+    assert!(s.contains("n name (grounded)"), "{s}");
     tmux.keys(&["n"]);
     let s = tmux.wait_for("the answer", Duration::from_secs(300), |s| {
         s.contains("LLM named") || s.contains("LLM naming failed")
     });
-    assert!(s.contains("LLM named 1 label(s)"), "{s}");
+    assert!(
+        s.contains("LLM named 1 label(s) (1 by the model, grounded)"),
+        "the model's answer was not used: {s}"
+    );
     eprintln!("{}", s.lines().last().unwrap_or_default());
     save_and_quit(&tmux, limit);
     let saved = LabelMap::load(&map).unwrap();
     let shipped = LabelMap::load(&util::shipped_labels()).unwrap();
-    // A small model may give an answer the client rejects (then the label gets the deterministic
-    // fallback name); either way the endpoint was asked, which the answer cache shows.
-    let by = saved.labels[0].named_by.as_str();
-    assert!(by == "llm" || by == "fallback", "{:?}", saved.labels[0]);
-    assert_ne!(saved.labels[0].name, shipped.labels[0].name);
+    let by = &saved.labels[0].named_by;
+    assert_eq!(by.as_str(), "llm", "{:?}", saved.labels[0]);
+    assert_eq!(by.mode.as_deref(), Some("grounded"));
+    assert_eq!(by.model.as_deref(), Some(model.as_str()));
+    let ds = musav::dataset::Dataset::load(&util::shipped_metadata(), &Default::default()).unwrap();
+    let candidates = musav::llm::candidates::label_candidates(&ds, &shipped.labels[0].tags);
+    assert!(
+        candidates.contains(&saved.labels[0].name),
+        "{:?} is not among {candidates:?}",
+        saved.labels[0].name
+    );
     let cached = std::fs::read_dir(dir.path().join("cache"))
         .map(|d| d.count())
         .unwrap_or(0);

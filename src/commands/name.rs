@@ -11,10 +11,17 @@ use crate::llm::{self, LlmFlags, LlmSettings, Secret};
 #[command(after_help = "Examples:\n  \
     MUSAV_LLM_URL=http://127.0.0.1:8080/v1 MUSAV_LLM_MODEL=SmolLM2-135M-Instruct musav name --labels my_labels.toml\n  \
     musav name --labels my_labels.toml --offline          # names from each label's two most frequent tags\n  \
-    musav name --labels my_labels.toml --only 3,5 --refresh\n\n\
-    Settings: flags, then MUSAV_LLM_URL / MUSAV_LLM_MODEL / MUSAV_LLM_API_KEY, then the TOML file\n\
-    --llm-config (or MUSAV_LLM_CONFIG, or ~/.config/musav/llm.toml). Answers are cached under\n\
-    $MUSAV_CACHE/llm (default ~/.cache/musav/llm): a rerun is instant and works offline.\n\
+    musav name --labels my_labels.toml --only 3,5 --refresh\n  \
+    musav name --llm-naming free --dry-run --score-against data/labels.toml\n\n\
+    Modes: `grounded` (default) lets the model choose among names made of each label's member tags\n\
+    (a JSON-schema enum), so even a small model gives names a reviewer can trace; `free` lets it write\n\
+    its own, rejected unless they share a word with the tags. Each question is asked --llm-samples\n\
+    times (the first deterministic) and the name most answers agree on is kept; the map records it\n\
+    as named_by = { by = \"llm\", model, mode, agreement }.\n\n\
+    Settings: flags, then MUSAV_LLM_URL / MUSAV_LLM_MODEL / MUSAV_LLM_API_KEY / MUSAV_LLM_NAMING /\n\
+    MUSAV_LLM_SAMPLES, then the TOML file --llm-config (or MUSAV_LLM_CONFIG, or\n\
+    ~/.config/musav/llm.toml). Answers are cached under $MUSAV_CACHE/llm (default\n\
+    ~/.cache/musav/llm): a rerun is instant and works offline.\n\
     Noise suggestions are written to the map's `suggestions` for you to accept or reject; no tag is moved.")]
 pub struct Args {
     /// Label map to name, rewritten in place (atomically) [default: data/labels.toml]
@@ -28,6 +35,9 @@ pub struct Args {
     /// Print the names and suggestions without writing the map
     #[arg(long)]
     pub dry_run: bool,
+    /// Also print how the names compare with this reviewed map's (grounded share, agreement)
+    #[arg(long, value_name = "MAP")]
+    pub score_against: Option<PathBuf>,
     #[command(flatten)]
     pub llm: LlmArgs,
 }
@@ -62,9 +72,17 @@ pub struct LlmArgs {
     /// Directory of cached answers [default: $MUSAV_CACHE/llm]
     #[arg(long, value_name = "DIR")]
     pub llm_cache: Option<PathBuf>,
-    /// Directory holding name_cluster.txt and place_noise.txt [default: prompts/]
+    /// Directory holding name_grounded.txt, name_free.txt and place_noise.txt [default: prompts/]
     #[arg(long, value_name = "DIR")]
     pub prompts: Option<PathBuf>,
+    /// grounded: choose among names made of the member tags; free: the model's own words
+    /// [env: MUSAV_LLM_NAMING] [default: grounded]
+    #[arg(long, value_name = "MODE", value_parser = ["grounded", "free"])]
+    pub llm_naming: Option<String>,
+    /// Answers per question, the first deterministic; the one most agree on is kept
+    /// [env: MUSAV_LLM_SAMPLES] [default: 3]
+    #[arg(long, value_name = "N")]
+    pub llm_samples: Option<usize>,
     /// Never contact the endpoint: cached answers, else names from each label's members
     #[arg(long)]
     pub offline: bool,
@@ -93,6 +111,8 @@ impl LlmArgs {
             prompts_dir: self.prompts.clone(),
             offline: self.offline,
             refresh: self.refresh,
+            naming: self.llm_naming.clone(),
+            samples: self.llm_samples,
         })
     }
 }
@@ -101,6 +121,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let settings = LlmSettings::from_env(&args.llm.flags()?)?;
     let path = args.labels.clone().unwrap_or_else(default_labels_path);
     let mut map = LabelMap::load(&path)?;
+    let reviewed = args
+        .score_against
+        .as_deref()
+        .map(LabelMap::load)
+        .transpose()?;
     let ds = args.data.load()?;
     let outcome = llm::name_labels(&ds, &map, &settings, args.only.as_deref())?;
     for w in &outcome.warnings {
@@ -130,7 +155,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let per = |d: Duration, n: usize| d.as_secs_f64() * 1e3 / n.max(1) as f64;
     writeln!(
         out,
-        "{} requests: {} from cache, {} from the endpoint; naming {:.0} ms ({:.0} ms per label), noise {:.0} ms",
+        "{} naming, {} answer(s) per question; {} requests: {} from cache, {} from the endpoint; naming {:.0} ms ({:.0} ms per label), noise {:.0} ms",
+        settings.naming,
+        settings.samples,
         st.requests,
         st.cache_hits,
         st.fetched,
@@ -138,6 +165,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         per(st.naming_time, outcome.names.len()),
         st.noise_time.as_secs_f64() * 1e3
     )?;
+    if let Some(reviewed) = &reviewed {
+        write!(out, "{}", llm::quality::score(&map, reviewed).table())?;
+    }
     if args.dry_run {
         eprintln!("dry run: {} left unchanged", path.display());
     } else {

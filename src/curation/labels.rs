@@ -18,14 +18,143 @@ pub const FORMAT_VERSION: u32 = 1;
 pub struct Label {
     pub id: u32,
     pub name: String,
-    /// Who chose the name: `placeholder`, `llm`, `fallback` or `manual`.
+    /// Who chose the name: `placeholder`, `llm`, `fallback` or `manual` (and, for a model, how).
     #[serde(default = "placeholder_source")]
-    pub named_by: String,
+    pub named_by: NamedBy,
     pub tags: Vec<String>,
 }
 
-fn placeholder_source() -> String {
-    "placeholder".to_string()
+fn placeholder_source() -> NamedBy {
+    NamedBy::from("placeholder")
+}
+
+/// Who chose a label's name and, for a model's name, how it was chosen, so a reviewer can tell a
+/// name three answers agreed on from a lucky one.
+///
+/// Written as a plain string (`named_by = "manual"`, the only form older maps have) when there is
+/// nothing more to say, else as a table:
+/// `named_by = { by = "llm", model = "SmolLM2-135M-Instruct", mode = "grounded", agreement = "3/3" }`.
+/// Compares equal to a string by its `by` alone, which is what code that routes on the source needs.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NamedBy {
+    pub by: String,
+    pub model: Option<String>,
+    /// `grounded` or `free` (see [`crate::llm::settings::NamingMode`]).
+    pub mode: Option<String>,
+    /// Answers that chose this name out of the answers asked for, e.g. `2/3`.
+    pub agreement: Option<String>,
+}
+
+impl NamedBy {
+    pub fn as_str(&self) -> &str {
+        &self.by
+    }
+
+    fn is_plain(&self) -> bool {
+        self.model.is_none() && self.mode.is_none() && self.agreement.is_none()
+    }
+}
+
+impl From<&str> for NamedBy {
+    fn from(by: &str) -> NamedBy {
+        NamedBy {
+            by: by.to_string(),
+            ..NamedBy::default()
+        }
+    }
+}
+
+impl From<String> for NamedBy {
+    fn from(by: String) -> NamedBy {
+        NamedBy {
+            by,
+            ..NamedBy::default()
+        }
+    }
+}
+
+impl PartialEq<str> for NamedBy {
+    fn eq(&self, other: &str) -> bool {
+        self.by == other
+    }
+}
+
+impl PartialEq<&str> for NamedBy {
+    fn eq(&self, other: &&str) -> bool {
+        self.by == *other
+    }
+}
+
+impl std::fmt::Display for NamedBy {
+    /// `llm (SmolLM2-135M-Instruct, grounded, 3/3 agree)`, or just `manual`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.by)?;
+        let details: Vec<String> = [
+            self.model.clone(),
+            self.mode.clone(),
+            self.agreement.as_ref().map(|a| format!("{a} agree")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if !details.is_empty() {
+            write!(f, " ({})", details.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+/// The table form of [`NamedBy`] on disk.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NamedByTable {
+    by: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    mode: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    agreement: Option<String>,
+}
+
+impl Serialize for NamedBy {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.is_plain() {
+            s.serialize_str(&self.by)
+        } else {
+            NamedByTable {
+                by: self.by.clone(),
+                model: self.model.clone(),
+                mode: self.mode.clone(),
+                agreement: self.agreement.clone(),
+            }
+            .serialize(s)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for NamedBy {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<NamedBy, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Form {
+            Plain(String),
+            Table(NamedByTable),
+        }
+        match Form::deserialize(d).map_err(|_| {
+            serde::de::Error::custom(
+                "named_by must be a string (\"manual\") or a table { by = \"llm\", model = ..., mode = ..., agreement = ... }",
+            )
+        })? {
+            Form::Plain(by) => Ok(NamedBy::from(by)),
+            Form::Table(t) => Ok(NamedBy {
+                by: t.by,
+                model: t.model,
+                mode: t.mode,
+                agreement: t.agreement,
+            }),
+        }
+    }
 }
 
 /// Where the naming step thinks a noise tag belongs; applied only when the user accepts it.
@@ -422,6 +551,55 @@ tags = ["dark"]
         let back = LabelMap::from_toml(&m.to_toml()).unwrap();
         assert_eq!(back, m);
         assert_eq!(back.hash(), m.hash());
+    }
+
+    #[test]
+    fn named_by_reads_old_strings_and_keeps_how_a_model_chose() {
+        let text = r#"version = 1
+[[labels]]
+id = 0
+name = "Sad"
+named_by = "manual"
+tags = ["sad"]
+[[labels]]
+id = 1
+name = "Party"
+named_by = { by = "llm", model = "SmolLM2", mode = "grounded", agreement = "2/3" }
+tags = ["party"]
+[[labels]]
+id = 2
+name = "Dark"
+tags = ["dark"]
+"#;
+        let m = LabelMap::from_toml(text).unwrap();
+        assert_eq!(m.labels[0].named_by, "manual");
+        assert_eq!(m.labels[2].named_by, "placeholder");
+        let by = &m.labels[1].named_by;
+        assert_eq!(by, "llm");
+        assert_eq!(
+            (
+                by.model.as_deref(),
+                by.mode.as_deref(),
+                by.agreement.as_deref()
+            ),
+            (Some("SmolLM2"), Some("grounded"), Some("2/3"))
+        );
+        assert_eq!(by.to_string(), "llm (SmolLM2, grounded, 2/3 agree)");
+        let back = LabelMap::from_toml(&m.to_toml()).unwrap();
+        assert_eq!(back, m);
+        // A plain source is still written as a plain string, so older maps hash as before.
+        assert!(
+            m.to_toml().contains("named_by = \"manual\""),
+            "{}",
+            m.to_toml()
+        );
+        assert_eq!(
+            serde_json::to_string(&m.labels[0].named_by).unwrap(),
+            "\"manual\""
+        );
+        let e = LabelMap::from_toml(&text.replace("named_by = \"manual\"", "named_by = 3"))
+            .unwrap_err();
+        assert!(e.contains("named_by must be a string"), "{e}");
     }
 
     #[test]

@@ -17,6 +17,9 @@ struct Entry {
     /// The request, kept so an entry can be inspected by hand.
     request: serde_json::Value,
     content: String,
+    /// The other choices of a request that asked for several (`n`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    more: Vec<String>,
 }
 
 impl Cache {
@@ -35,18 +38,24 @@ impl Cache {
         self.dir.join(&key[..2]).join(format!("{key}.json"))
     }
 
-    /// The cached answer content; an unreadable or foreign entry counts as a miss.
-    pub fn get(&self, request: &serde_json::Value) -> Option<String> {
+    /// The cached answer contents (every choice, the first first); an unreadable or foreign entry
+    /// counts as a miss.
+    pub fn get(&self, request: &serde_json::Value) -> Option<Vec<String>> {
         let text = std::fs::read_to_string(self.path(&Cache::key(request))).ok()?;
         let entry: Entry = serde_json::from_str(&text).ok()?;
-        (entry.request == *request).then_some(entry.content)
+        (entry.request == *request)
+            .then(|| std::iter::once(entry.content).chain(entry.more).collect())
     }
 
-    /// Stores an answer atomically (a crash never leaves a truncated entry behind).
-    pub fn put(&self, request: &serde_json::Value, content: &str) -> std::io::Result<()> {
+    /// Stores an answer's choices atomically (a crash never leaves a truncated entry behind).
+    pub fn put(&self, request: &serde_json::Value, choices: &[String]) -> std::io::Result<()> {
+        let Some((content, more)) = choices.split_first() else {
+            return Ok(());
+        };
         let entry = Entry {
             request: request.clone(),
-            content: content.to_string(),
+            content: content.clone(),
+            more: more.to_vec(),
         };
         let bytes = serde_json::to_vec_pretty(&entry).map_err(std::io::Error::other)?;
         crate::fsio::write_atomic(&self.path(&Cache::key(request)), &bytes)
@@ -64,8 +73,11 @@ mod tests {
         let c = Cache::new(dir.path());
         let a = json!({"model": "m", "messages": [{"role": "user", "content": "hi"}], "temperature": 0.0});
         assert_eq!(c.get(&a), None);
-        c.put(&a, "{\"name\": \"Sad\"}").unwrap();
-        assert_eq!(c.get(&a).as_deref(), Some("{\"name\": \"Sad\"}"));
+        c.put(&a, &["{\"name\": \"Sad\"}".to_string()]).unwrap();
+        assert_eq!(c.get(&a), Some(vec!["{\"name\": \"Sad\"}".to_string()]));
+        let n = json!({"model": "m", "n": 2});
+        c.put(&n, &["a".to_string(), "b".to_string()]).unwrap();
+        assert_eq!(c.get(&n), Some(vec!["a".to_string(), "b".to_string()]));
         let mut b = a.clone();
         b["temperature"] = json!(0.5);
         assert_eq!(c.get(&b), None);
@@ -79,7 +91,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let c = Cache::new(dir.path());
         let a = json!({"model": "m"});
-        c.put(&a, "x").unwrap();
+        c.put(&a, &["x".to_string()]).unwrap();
         std::fs::write(c.path(&Cache::key(&a)), "{trunc").unwrap();
         assert_eq!(c.get(&a), None);
     }

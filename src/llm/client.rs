@@ -4,6 +4,10 @@
 //! honouring `Retry-After`; when retries run out it is reported as [`CallError::Unavailable`], which
 //! the naming use-case turns into fallback names. A wrong key (401/403) or a wrong model or URL (404)
 //! is the user's to fix, so it is reported as such and never retried.
+//!
+//! Two request features are optional: a server that rejects several choices per request (`n`) is
+//! asked for one from then on (the caller asks again with other seeds), and one that rejects
+//! `response_format` is asked without a schema.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -59,6 +63,8 @@ impl CallError {
 pub struct Reply {
     /// `choices[0].message.content`.
     pub content: String,
+    /// Every choice's content, `content` first (one, unless `n` was asked for and honoured).
+    pub choices: Vec<String>,
     pub attempts: u32,
     /// The waits chosen before each retry (from `Retry-After` or the backoff).
     pub waits: Vec<Duration>,
@@ -74,12 +80,15 @@ pub struct ChatClient {
     max_wait: Duration,
     /// Set once the server rejected `response_format`; later requests go without it.
     no_schema: AtomicBool,
+    /// Set once the server rejected `n`; later requests ask for one choice.
+    no_n: AtomicBool,
 }
 
 enum Step {
-    Done(Result<String, CallError>),
+    Done(Result<Vec<String>, CallError>),
     Retry { wait: Duration, detail: String },
     DropSchema,
+    DropN,
 }
 
 impl ChatClient {
@@ -107,6 +116,7 @@ impl ChatClient {
             backoff: settings.backoff,
             max_wait: settings.max_wait,
             no_schema: AtomicBool::new(false),
+            no_n: AtomicBool::new(false),
         })
     }
 
@@ -117,10 +127,13 @@ impl ChatClient {
     /// Sends one chat-completions request body, retrying endpoint trouble.
     pub fn complete(&self, request: &Value) -> Result<Reply, CallError> {
         let mut body = request.clone();
-        if self.no_schema.load(Ordering::Relaxed)
-            && let Some(o) = body.as_object_mut()
-        {
-            o.remove("response_format");
+        if let Some(o) = body.as_object_mut() {
+            if self.no_schema.load(Ordering::Relaxed) {
+                o.remove("response_format");
+            }
+            if self.no_n.load(Ordering::Relaxed) {
+                o.remove("n");
+            }
         }
         let mut attempts = 0;
         let mut waits = Vec::new();
@@ -135,11 +148,18 @@ impl ChatClient {
             };
             match step {
                 Step::Done(r) => {
-                    return r.map(|content| Reply {
-                        content,
+                    return r.map(|choices| Reply {
+                        content: choices[0].clone(),
+                        choices,
                         attempts,
                         waits,
                     });
+                }
+                Step::DropN => {
+                    self.no_n.store(true, Ordering::Relaxed);
+                    if let Some(o) = body.as_object_mut() {
+                        o.remove("n");
+                    }
                 }
                 Step::DropSchema => {
                     self.no_schema.store(true, Ordering::Relaxed);
@@ -196,7 +216,7 @@ impl ChatClient {
         let done = |r| Step::Done(r);
         match status {
             s if s.is_success() => {
-                done(content_of(&text).map_err(|detail| CallError::Malformed { url, detail }))
+                done(choices_of(&text).map_err(|detail| CallError::Malformed { url, detail }))
             }
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
                 done(Err(CallError::Unauthorized {
@@ -209,6 +229,9 @@ impl ChatClient {
                 model: self.model.clone(),
                 body: snippet(&text),
             })),
+            StatusCode::BAD_REQUEST if body.get("n").and_then(Value::as_u64).unwrap_or(1) > 1 => {
+                Step::DropN
+            }
             StatusCode::BAD_REQUEST if body.get("response_format").is_some() => Step::DropSchema,
             s if s == StatusCode::TOO_MANY_REQUESTS
                 || s == StatusCode::REQUEST_TIMEOUT
@@ -230,11 +253,26 @@ impl ChatClient {
 
 /// `choices[0].message.content` of a chat-completions reply.
 pub fn content_of(text: &str) -> Result<String, String> {
+    choices_of(text).map(|mut c| c.swap_remove(0))
+}
+
+/// Every `choices[i].message.content` of a chat-completions reply (at least the first).
+pub fn choices_of(text: &str) -> Result<Vec<String>, String> {
     let v: Value = serde_json::from_str(text).map_err(|e| format!("{e} in {:?}", snippet(text)))?;
-    v.pointer("/choices/0/message/content")
+    let first = v
+        .pointer("/choices/0/message/content")
         .and_then(Value::as_str)
+        .ok_or_else(|| format!("no choices[0].message.content in {:?}", snippet(text)))?;
+    let rest = v["choices"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .skip(1)
+        .filter_map(|c| c.pointer("/message/content").and_then(Value::as_str));
+    Ok(std::iter::once(first)
+        .chain(rest)
         .map(str::to_string)
-        .ok_or_else(|| format!("no choices[0].message.content in {:?}", snippet(text)))
+        .collect())
 }
 
 fn snippet(text: &str) -> String {
@@ -272,6 +310,8 @@ mod tests {
                 .unwrap_err()
                 .contains("choices[0]")
         );
+        let two = r#"{"choices":[{"message":{"content":"a"}},{"message":{"content":"b"}}]}"#;
+        assert_eq!(choices_of(two).unwrap(), ["a", "b"]);
     }
 
     #[test]

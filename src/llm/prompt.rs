@@ -7,25 +7,35 @@
 use std::path::{Path, PathBuf};
 
 use super::LlmError;
+use super::settings::NamingMode;
 
-pub const CLUSTER_TEMPLATE: &str = "name_cluster.txt";
+pub const GROUNDED_TEMPLATE: &str = "name_grounded.txt";
+pub const FREE_TEMPLATE: &str = "name_free.txt";
 pub const NOISE_TEMPLATE: &str = "place_noise.txt";
 
 /// Placeholders each template must contain.
-const CLUSTER_KEYS: &[&str] = &["members", "cooccurring"];
+const GROUNDED_KEYS: &[&str] = &["members", "cooccurring", "candidates"];
+const FREE_KEYS: &[&str] = &["members", "cooccurring"];
 const NOISE_KEYS: &[&str] = &["tag", "tracks", "cooccurring", "groups"];
 
-/// Both templates, checked.
+/// The templates one naming run uses, checked.
 #[derive(Debug, Clone)]
 pub struct Prompts {
-    pub cluster: Template,
+    /// The naming template of the run's mode.
+    pub name: Template,
     pub noise: Template,
 }
 
 impl Prompts {
-    pub fn load(dir: &Path) -> Result<Prompts, LlmError> {
+    /// Loads the naming template of `mode` (a directory need not hold the other mode's) and the
+    /// noise template.
+    pub fn load(dir: &Path, mode: NamingMode) -> Result<Prompts, LlmError> {
+        let (file, keys) = match mode {
+            NamingMode::Grounded => (GROUNDED_TEMPLATE, GROUNDED_KEYS),
+            NamingMode::Free => (FREE_TEMPLATE, FREE_KEYS),
+        };
         Ok(Prompts {
-            cluster: Template::load(&dir.join(CLUSTER_TEMPLATE), CLUSTER_KEYS)?,
+            name: Template::load(&dir.join(file), keys)?,
             noise: Template::load(&dir.join(NOISE_TEMPLATE), NOISE_KEYS)?,
         })
     }
@@ -43,7 +53,7 @@ impl Template {
         let text = std::fs::read_to_string(path).map_err(|e| LlmError::Prompt {
             path: path.to_path_buf(),
             problem: format!(
-                "cannot read the prompt template: {e}; restore it from the repository or point --prompts at a directory holding {CLUSTER_TEMPLATE} and {NOISE_TEMPLATE}"
+                "cannot read the prompt template: {e}; restore it from the repository or point --prompts at a directory holding {GROUNDED_TEMPLATE} (or {FREE_TEMPLATE} for --llm-naming free) and {NOISE_TEMPLATE}"
             ),
         })?;
         Template::parse(path, text, keys)
@@ -151,15 +161,46 @@ mod tests {
     }
 
     #[test]
-    fn shipped_prompts_load() {
-        let p = Prompts::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("prompts")).unwrap();
+    fn shipped_prompts_load_for_both_modes() {
+        let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("prompts");
+        let p = Prompts::load(&dir, NamingMode::Grounded).unwrap();
         let text = p.noise.render(&[
             ("tag", "sport"),
             ("tracks", "297"),
             ("cooccurring", "energetic"),
-            ("groups", "Happy: happy, fun"),
+            ("groups", "- group 7 (Happy): happy, fun"),
         ]);
-        assert!(text.contains("\"sport\" is on 297 songs") && text.contains("Happy: happy, fun"));
+        assert!(text.contains("\"sport\" is on 297 songs") && text.contains("group 7 (Happy)"));
         assert!(!text.contains("{tag}"));
+        let text = p.name.render(&[
+            ("members", "sad (9 songs)"),
+            ("cooccurring", "dark"),
+            ("candidates", "Sad, Dark"),
+        ]);
+        assert!(
+            text.contains("Sad, Dark") && text.contains("sad (9 songs)"),
+            "{text}"
+        );
+        let free = Prompts::load(&dir, NamingMode::Free).unwrap();
+        assert!(free.name.path.ends_with(FREE_TEMPLATE));
+    }
+
+    #[test]
+    fn a_directory_without_the_modes_template_names_the_file_and_the_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(NOISE_TEMPLATE),
+            "{tag}{tracks}{cooccurring}{groups}",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join(FREE_TEMPLATE), "{members}{cooccurring}").unwrap();
+        assert!(Prompts::load(dir.path(), NamingMode::Free).is_ok());
+        let e = Prompts::load(dir.path(), NamingMode::Grounded)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(GROUNDED_TEMPLATE) && e.contains("--prompts"),
+            "{e}"
+        );
     }
 }

@@ -50,6 +50,45 @@ pub struct LlmFlags {
     pub prompts_dir: Option<PathBuf>,
     pub offline: bool,
     pub refresh: bool,
+    /// `grounded` or `free`; else `MUSAV_LLM_NAMING`, the config's `naming`, `grounded`.
+    pub naming: Option<String>,
+    /// Answers per question; else `MUSAV_LLM_SAMPLES`, the config's `samples`, 3.
+    pub samples: Option<usize>,
+}
+
+/// How a label's name is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NamingMode {
+    /// The model chooses among names built from the label's own member tags (a JSON-schema `enum`):
+    /// a small model cannot invent junk, and every name is one a reviewer can trace to the tags.
+    #[default]
+    Grounded,
+    /// The model writes a name; it must share a word with the label's tags, the tags they co-occur
+    /// with or the tag table. For large models whose own words are worth having.
+    Free,
+}
+
+impl NamingMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NamingMode::Grounded => "grounded",
+            NamingMode::Free => "free",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<NamingMode> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "grounded" => Some(NamingMode::Grounded),
+            "free" => Some(NamingMode::Free),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for NamingMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Resolved settings: what the client and the naming use-case run with.
@@ -74,6 +113,10 @@ pub struct LlmSettings {
     pub offline: bool,
     /// Ignore cached answers (fresh answers are still cached).
     pub refresh: bool,
+    pub naming: NamingMode,
+    /// Answers asked for per question (1: one deterministic answer); the name most of them agree
+    /// on is kept.
+    pub samples: usize,
 }
 
 /// The config file's fields; all optional.
@@ -89,6 +132,8 @@ struct FileConfig {
     backoff_ms: Option<u64>,
     cache_dir: Option<PathBuf>,
     prompts_dir: Option<PathBuf>,
+    naming: Option<String>,
+    samples: Option<usize>,
 }
 
 pub const DEFAULT_MODEL: &str = "default";
@@ -96,6 +141,9 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 const DEFAULT_RETRIES: u32 = 3;
 const DEFAULT_BACKOFF: Duration = Duration::from_millis(500);
 const DEFAULT_CONCURRENCY: usize = 2;
+pub const DEFAULT_SAMPLES: usize = 3;
+/// More answers than this cost time without changing the majority.
+pub const MAX_SAMPLES: usize = 9;
 
 impl LlmSettings {
     /// Resolves flags → environment (read through `env`, so tests and the UI can supply their own)
@@ -201,6 +249,40 @@ impl LlmSettings {
             .or_else(|| env_nonempty("MUSAV_PROMPTS_DIR").map(PathBuf::from))
             .or(file.prompts_dir)
             .unwrap_or_else(default_prompts_dir);
+        let naming_source = if flags.naming.is_some() {
+            "--llm-naming"
+        } else if env_nonempty("MUSAV_LLM_NAMING").is_some() {
+            "MUSAV_LLM_NAMING"
+        } else {
+            "the LLM config's naming"
+        };
+        let naming = match flags
+            .naming
+            .clone()
+            .or_else(|| env_nonempty("MUSAV_LLM_NAMING"))
+            .or(file.naming)
+        {
+            None => NamingMode::default(),
+            Some(v) => NamingMode::parse(&v).ok_or_else(|| LlmError::Setting {
+                setting: naming_source.into(),
+                problem: format!("{v:?} is not a naming mode; use grounded or free"),
+            })?,
+        };
+        let samples = match flags.samples {
+            Some(n) => n as f64,
+            None => match env_parse("MUSAV_LLM_SAMPLES")? {
+                Some(n) => n,
+                None => file.samples.unwrap_or(DEFAULT_SAMPLES) as f64,
+            },
+        };
+        if !(1.0..=MAX_SAMPLES as f64).contains(&samples) || samples.fract() != 0.0 {
+            return Err(LlmError::Setting {
+                setting: "--llm-samples / MUSAV_LLM_SAMPLES".into(),
+                problem: format!(
+                    "{samples} answers per question: use a whole number from 1 (one deterministic answer) to {MAX_SAMPLES}"
+                ),
+            });
+        }
         Ok(LlmSettings {
             url,
             model,
@@ -214,6 +296,8 @@ impl LlmSettings {
             prompts_dir,
             offline: flags.offline,
             refresh: flags.refresh,
+            naming,
+            samples: samples as usize,
         })
     }
 
@@ -233,7 +317,7 @@ fn read_config(path: &Path) -> Result<FileConfig, LlmError> {
     toml::from_str(&text).map_err(|e| LlmError::Setting {
         setting: path.display().to_string(),
         problem: format!(
-            "not a valid LLM config ({}); known keys: url, model, api_key, timeout_secs, retries, concurrency, backoff_ms, cache_dir, prompts_dir",
+            "not a valid LLM config ({}); known keys: url, model, api_key, timeout_secs, retries, concurrency, backoff_ms, cache_dir, prompts_dir, naming, samples",
             e.to_string().trim_end()
         ),
     })
@@ -338,6 +422,55 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("llm.toml") && e.contains("modle"), "{e}");
+    }
+
+    #[test]
+    fn naming_mode_and_samples_resolve_and_bad_values_name_the_setting() {
+        let s = LlmSettings::resolve(&LlmFlags::default(), &env_of(&[("HOME", "/nonexistent")]))
+            .unwrap();
+        assert_eq!(
+            (s.naming, s.samples),
+            (NamingMode::Grounded, DEFAULT_SAMPLES)
+        );
+        let env = env_of(&[("MUSAV_LLM_NAMING", "Free"), ("MUSAV_LLM_SAMPLES", "5")]);
+        let s = LlmSettings::resolve(&LlmFlags::default(), &env).unwrap();
+        assert_eq!((s.naming, s.samples), (NamingMode::Free, 5));
+        let flags = LlmFlags {
+            naming: Some("grounded".into()),
+            samples: Some(1),
+            ..Default::default()
+        };
+        let s = LlmSettings::resolve(&flags, &env).unwrap();
+        assert_eq!((s.naming, s.samples), (NamingMode::Grounded, 1));
+
+        let e = LlmSettings::resolve(
+            &LlmFlags::default(),
+            &env_of(&[("MUSAV_LLM_NAMING", "wild")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("MUSAV_LLM_NAMING") && e.contains("grounded or free"),
+            "{e}"
+        );
+        let flags = LlmFlags {
+            samples: Some(0),
+            ..Default::default()
+        };
+        let e = LlmSettings::resolve(&flags, &env_of(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--llm-samples"), "{e}");
+
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("llm.toml");
+        std::fs::write(&cfg, "naming = \"free\"\nsamples = 1\n").unwrap();
+        let flags = LlmFlags {
+            config: Some(cfg),
+            ..Default::default()
+        };
+        let s = LlmSettings::resolve(&flags, &env_of(&[])).unwrap();
+        assert_eq!((s.naming, s.samples), (NamingMode::Free, 1));
     }
 
     #[test]

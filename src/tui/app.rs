@@ -218,6 +218,11 @@ impl App {
         self.pending.first().map(|(k, _)| *k)
     }
 
+    /// How `n`/`N` ask for names (`grounded` or `free`), when the namer says.
+    pub fn naming_mode(&self) -> Option<&'static str> {
+        self.namer.mode()
+    }
+
     /// The tags of the selected label, in map order.
     pub fn members(&self) -> &[String] {
         self.map
@@ -487,14 +492,22 @@ impl App {
                 let mut skipped = Vec::new();
                 let n = naming.names.len();
                 let s = naming.suggestions.len();
-                let res = self.edit(&format!("LLM named {n} label(s), {s} suggestion(s)"), |m| {
-                    skipped = namer::apply(m, &naming);
-                    Ok(())
-                });
+                let by_model = naming.names.iter().filter(|(_, _, by)| by == "llm").count();
+                let how = match self.namer.mode() {
+                    Some(mode) => format!(" ({by_model} by the model, {mode})"),
+                    None => String::new(),
+                };
+                let res = self.edit(
+                    &format!("LLM named {n} label(s){how}, {s} suggestion(s)"),
+                    |m| {
+                        skipped = namer::apply(m, &naming);
+                        Ok(())
+                    },
+                );
                 let notes: Vec<String> = naming.warnings.into_iter().chain(skipped).collect();
                 if res.is_ok() && !notes.is_empty() {
                     self.info(format!(
-                        "LLM named {n} label(s), {s} suggestion(s); note: {}",
+                        "LLM named {n} label(s){how}, {s} suggestion(s); note: {}",
                         notes.join("; ")
                     ));
                 }

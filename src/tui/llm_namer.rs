@@ -1,4 +1,5 @@
-//! The real [`Namer`]: the LLM naming use-case of [`crate::llm`], run on a job thread.
+//! The real [`Namer`]: the LLM naming use-case of [`crate::llm`], run on a job thread, in the
+//! naming mode the settings give (`--llm-naming`, `MUSAV_LLM_NAMING`, the config).
 
 use crate::curation::labels::LabelMap;
 use crate::dataset::Dataset;
@@ -26,5 +27,9 @@ impl Namer for LlmNamer {
             suggestions: out.suggestions,
             warnings: out.warnings,
         })
+    }
+
+    fn mode(&self) -> Option<&'static str> {
+        Some(self.settings.naming.as_str())
     }
 }

@@ -6,14 +6,14 @@
 
 use std::collections::HashSet;
 
-use crate::curation::labels::{LabelMap, NoiseSuggestion};
+use crate::curation::labels::{LabelMap, NamedBy, NoiseSuggestion};
 use crate::dataset::Dataset;
 
 /// What a naming request produced: `(label id, name, source)` triples, where each noise tag belongs,
 /// and remarks that did not stop the request.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Naming {
-    pub names: Vec<(u32, String, String)>,
+    pub names: Vec<(u32, String, NamedBy)>,
     pub suggestions: Vec<NoiseSuggestion>,
     pub warnings: Vec<String>,
 }
@@ -26,6 +26,11 @@ pub trait Namer: Send + Sync {
         map: &LabelMap,
         only: Option<&[u32]>,
     ) -> Result<Naming, String>;
+
+    /// The naming mode (`grounded` or `free`) for the status bar; `None` when there is none.
+    fn mode(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 /// Used when no LLM is configured: every request fails with a message saying what to set.

@@ -37,17 +37,27 @@ pub fn settings(url: Option<&str>, cache: &Path, tweak: impl FnOnce(&mut LlmFlag
     LlmSettings::resolve(&flags, &|_| None).unwrap()
 }
 
+/// A reply computed from the request: (status, raw body).
+pub type Reply = Arc<dyn Fn(&Value) -> (u16, String) + Send + Sync>;
+
 /// What the fake endpoint does with one request.
 #[derive(Clone)]
 pub enum Script {
-    /// 200 with a chat completion whose content comes from [`good_content`].
+    /// 200 with a chat completion whose content comes from [`good_content`], as many choices as
+    /// the request's `n` asks for.
     Good,
-    /// 200 with a chat completion holding this content.
+    /// 200 with a chat completion holding this content (one choice, whatever `n` says).
     Content(String),
     /// Any status, extra headers, raw body.
     Raw(u16, Vec<(String, String)>, String),
     /// Read the request, never answer (until the test ends).
     Hang,
+    /// A reply that depends on the request.
+    Reply(Reply),
+    /// Pass the request on to a real endpoint (its API base) and its reply back.
+    Forward(String),
+    /// Read the request and close the connection without a reply, as a server that died does.
+    Close,
 }
 
 pub struct FakeServer {
@@ -96,13 +106,32 @@ fn handle(mut conn: TcpStream, step: Script, log: &Mutex<Vec<Value>>) {
     let request: Value = serde_json::from_slice(&body).unwrap();
     log.lock().unwrap().push(request.clone());
     let (status, headers, text) = match step {
-        Script::Good => (200, vec![], completion(&good_content(&request))),
+        Script::Good => {
+            let n = request.get("n").and_then(Value::as_u64).unwrap_or(1) as usize;
+            (200, vec![], completions(&vec![good_content(&request); n]))
+        }
         Script::Content(c) => (200, vec![], completion(&c)),
         Script::Raw(s, h, b) => (s, h, b),
         Script::Hang => {
             std::thread::sleep(Duration::from_secs(30));
             return;
         }
+        Script::Reply(f) => {
+            let (s, b) = f(&request);
+            (s, vec![], b)
+        }
+        Script::Forward(base) => {
+            let resp = reqwest::blocking::Client::new()
+                .post(format!("{base}/chat/completions"))
+                .json(&request)
+                .timeout(Duration::from_secs(300))
+                .send();
+            match resp {
+                Ok(r) => (r.status().as_u16(), vec![], r.text().unwrap_or_default()),
+                Err(_) => return,
+            }
+        }
+        Script::Close => return,
     };
     let mut head = format!(
         "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
@@ -117,21 +146,45 @@ fn handle(mut conn: TcpStream, step: Script, log: &Mutex<Vec<Value>>) {
 }
 
 pub fn completion(content: &str) -> String {
-    json!({"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]})
-        .to_string()
+    completions(&[content.to_string()])
 }
 
-/// A plausible answer: a label named after its first listed member, a noise tag sent to the first
-/// group whose listed members include one of its co-occurring tags (else noise).
+/// A chat completion with one choice per content.
+pub fn completions(contents: &[String]) -> String {
+    let choices: Vec<Value> = contents
+        .iter()
+        .enumerate()
+        .map(|(i, c)| json!({"index": i, "message": {"role": "assistant", "content": c}}))
+        .collect();
+    json!({ "choices": choices }).to_string()
+}
+
+/// The `enum` the request's schema offers for `field`, if any.
+pub fn offered(request: &Value, field: &str) -> Option<Vec<String>> {
+    request["response_format"]["json_schema"]["schema"]["properties"][field]["enum"]
+        .as_array()
+        .map(|a| a.iter().map(|v| v.as_str().unwrap().to_string()).collect())
+}
+
+/// A plausible answer: a grounded question gets its first candidate, a free one "<first listed
+/// member> mood"; a noise tag goes to the first group offered.
 pub fn good_content(request: &Value) -> String {
     let prompt = request["messages"][0]["content"].as_str().unwrap();
     let schema = request["response_format"]["json_schema"]["name"].as_str();
     if schema == Some("noise_decision") || prompt.contains("Which group") {
-        let first_group = prompt
-            .lines()
-            .find_map(|l| l.strip_prefix("- ").and_then(|g| g.split(':').next()))
+        let first_group = offered(request, "group")
+            .map(|g| g[0].clone())
+            .or_else(|| {
+                prompt.lines().find_map(|l| {
+                    l.strip_prefix("- group ")
+                        .and_then(|g| g.split(' ').next())
+                        .map(str::to_string)
+                })
+            })
             .unwrap();
         json!({"group": first_group, "reason": "test"}).to_string()
+    } else if let Some(candidates) = offered(request, "name") {
+        json!({"name": candidates[0]}).to_string()
     } else {
         let first = prompt
             .split("tagged ")

@@ -8,6 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 use crate::tui::app::App;
+use crate::tui::jobs::JobKind;
 use crate::tui::keys::Action;
 use crate::tui::ui::label_color;
 
@@ -46,7 +47,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 SPINNER[app.tick % SPINNER.len()],
                 Style::new().fg(Color::Cyan),
             ),
-            Span::raw(format!(" {}…", kind.describe())),
+            Span::raw(match (kind, app.naming_mode()) {
+                (JobKind::Naming, Some(mode)) => format!(" {} ({mode} naming)…", kind.describe()),
+                _ => format!(" {}…", kind.describe()),
+            }),
         ];
         // A run takes long: its latest message (e.g. a failed export of another job) stays visible.
         if let Some(m) = &app.message {
@@ -67,9 +71,13 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         Line::styled(m.text.clone(), style)
     } else {
         let k = |a| app.keys.hint(a);
+        let naming = app
+            .naming_mode()
+            .map(|m| format!(" · {} name ({m})", k(Action::NameLabel)))
+            .unwrap_or_default();
         Line::styled(
             format!(
-                "{} help · {} rename · {} move · {} noise · {} undo · {} save · {} train · {} quit",
+                "{} help · {} rename · {} move · {} noise · {} undo · {} save · {} train · {} quit{naming}",
                 k(Action::Help),
                 k(Action::Rename),
                 k(Action::Move),
