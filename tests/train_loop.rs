@@ -118,6 +118,7 @@ fn learns_well_above_chance_and_the_checkpoint_reloads_identically() {
         source: &source,
         out: &out,
         resume: false,
+        convention: Default::default(),
     };
     let mut epochs_seen = 0;
     let outcome = train(
@@ -192,6 +193,7 @@ fn an_interrupted_run_resumes_from_its_epoch() {
         source: &source,
         out: &out,
         resume: false,
+        convention: Default::default(),
     };
     let cfg = small().with_epochs(3).with_patience(10);
     let cancel = AtomicBool::new(false);
@@ -245,6 +247,7 @@ fn a_run_stopped_before_its_first_epoch_ends_has_no_model_and_resumes_from_the_s
         source: &source,
         out: &out,
         resume: false,
+        convention: Default::default(),
     };
     let cfg = small().with_epochs(1);
     let cancel = AtomicBool::new(false);
@@ -287,6 +290,7 @@ fn missing_and_corrupt_features_are_skipped_and_reported() {
             source: &source,
             out: &out,
             resume: false,
+            convention: Default::default(),
         },
         &small().with_epochs(1),
         |_| {},

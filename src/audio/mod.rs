@@ -7,6 +7,7 @@
 pub mod decode;
 pub mod mel;
 mod mp3_lowband;
+pub mod mtg;
 pub mod npy;
 pub mod resample;
 
