@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use crate::curation::labels::LabelMap;
 use crate::dataset::{Dataset, Split};
 use crate::export::{self, Policy};
-use crate::features::FeatureSource;
+use crate::features::{Convention, FeatureSource};
 use crate::train::artifacts::{LABELS_TOML, RunDir};
 use crate::train::report::{self, Comparison, ValidationReport};
 use crate::train::run::{Progress, Stop, TrainConfig, TrainInputs, train};
@@ -215,8 +215,16 @@ fn stages(
     {
         log.line(&format!("epoch budget raised to {}", plan.config.epochs));
     }
-    let source =
-        FeatureSource::open(&plan.features, plan.cache.as_deref()).map_err(at(Stage::Train))?;
+    // A new run computes features in the default convention; a resumed one in its own.
+    let run_dir = RunDir::new(&plan.run);
+    let convention = if plan.resume && run_dir.exists() {
+        run_dir.info().map_err(at(Stage::Train))?.convention
+    } else {
+        Convention::default()
+    };
+    let source = FeatureSource::open(&plan.features, plan.cache.as_deref())
+        .map_err(at(Stage::Train))?
+        .with_convention(convention);
     let inputs = TrainInputs {
         export: &export_dir,
         features: plan.features.display().to_string(),
@@ -224,6 +232,7 @@ fn stages(
         out: &plan.run,
         resume: plan.resume,
         va_targets: None,
+        convention,
     };
     let outcome = train(
         &inputs,
@@ -320,8 +329,10 @@ fn compare_with(
         Ok(r) => r,
         Err(_) => {
             let info = RunDir::new(prev).info().map_err(|e| e.to_string())?;
+            // In the earlier run's own convention: its model knows no other.
             let source = FeatureSource::open(Path::new(&info.features), plan.cache.as_deref())
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| e.to_string())?
+                .with_convention(info.convention);
             report::validate(prev, SPLIT, &source).map_err(|e| e.to_string())?
         }
     };

@@ -400,6 +400,7 @@ fn extraction_skips_and_reports_bad_files_without_aborting() {
     let src = FeatureSource::Audio {
         root: root.clone(),
         cache: Some(dir.path().join("cache")),
+        convention: Default::default(),
     };
     let summary = extract_all(&src, &tracks, || {});
     assert_eq!((summary.extracted, summary.cached), (1, 0));
@@ -443,7 +444,8 @@ fn mel_command_writes_the_library_result() {
         .arg("mel")
         .arg(fixture("parity_stereo_44k.wav"))
         .arg("--out")
-        .arg(&out));
+        .arg(&out)
+        .args(["--convention", "librosa"]));
     assert!(ok, "{err}");
     assert!(stdout.contains("96 bands"), "{stdout}");
     let expected = mel_spectrogram(

@@ -119,6 +119,7 @@ fn learns_well_above_chance_and_the_checkpoint_reloads_identically() {
         out: &out,
         resume: false,
         va_targets: None,
+        convention: Default::default(),
     };
     let mut epochs_seen = 0;
     let outcome = train(
@@ -194,6 +195,7 @@ fn an_interrupted_run_resumes_from_its_epoch() {
         out: &out,
         resume: false,
         va_targets: None,
+        convention: Default::default(),
     };
     let cfg = small().with_epochs(3).with_patience(10);
     let cancel = AtomicBool::new(false);
@@ -248,6 +250,7 @@ fn a_run_stopped_before_its_first_epoch_ends_has_no_model_and_resumes_from_the_s
         out: &out,
         resume: false,
         va_targets: None,
+        convention: Default::default(),
     };
     let cfg = small().with_epochs(1);
     let cancel = AtomicBool::new(false);
@@ -291,6 +294,7 @@ fn missing_and_corrupt_features_are_skipped_and_reported() {
             out: &out,
             resume: false,
             va_targets: None,
+            convention: Default::default(),
         },
         &small().with_epochs(1),
         |_| {},
@@ -322,6 +326,7 @@ fn the_same_seed_gives_the_same_run_bit_for_bit() {
             out: &out,
             resume: false,
             va_targets: None,
+            convention: Default::default(),
         };
         let outcome = train(&inputs, &cfg, |_| {}, &AtomicBool::new(false)).unwrap();
         let losses: Vec<u64> = outcome
@@ -388,6 +393,7 @@ fn the_auxiliary_va_loss_trains_records_and_resumes() {
         out: &out,
         resume: false,
         va_targets: Some(&targets),
+        convention: Default::default(),
     };
     let outcome = train(&inputs, &cfg, |_| {}, &AtomicBool::new(false)).unwrap();
     assert_eq!(outcome.history.len(), 2);
@@ -417,6 +423,7 @@ fn the_auxiliary_va_loss_trains_records_and_resumes() {
             out: &tmp.path().join("run_none"),
             resume: false,
             va_targets: Some(&none),
+            convention: Default::default(),
         },
         &cfg,
         |_| {},

@@ -7,6 +7,7 @@
 pub mod decode;
 pub mod mel;
 mod mp3;
+pub mod mtg;
 pub mod npy;
 pub mod resample;
 mod wav;

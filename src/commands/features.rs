@@ -2,15 +2,17 @@ use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::features::FeatureSource;
 use crate::features::run::{export_tracks, extract_all, write_report};
+use crate::features::{Convention, FeatureSource};
 
 /// Extract (and cache) the mel-spectrogram of every exported track
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Examples:\n  musav features --export out/export --audio-root ~/mtg-jamendo/audio --cache out/mel-cache\n  \
                         musav features --export out/synth-export --audio-root out/synth --cache out/synth-cache\n\
-                        Unreadable files are skipped and listed in the report (default: CACHE/skipped.tsv)."
+                        Unreadable files, and files well short of the export's duration, are skipped and listed in the\n\
+                        report (default: CACHE/skipped.tsv); files the decoder doubts (a stream that ends early) are\n\
+                        kept and listed with kind `warning`. Train with the same --convention."
 )]
 pub struct Args {
     /// Export directory (from `musav export`)
@@ -25,6 +27,9 @@ pub struct Args {
     /// Where to list skipped files [default: CACHE/skipped.tsv]
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+    /// How features are computed: mtg (the released .npy files' recipe) or librosa
+    #[arg(long, value_enum, default_value_t)]
+    pub convention: Convention,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -38,6 +43,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let source = FeatureSource::Audio {
         root: args.audio_root.clone(),
         cache: Some(args.cache.clone()),
+        convention: args.convention,
     };
     let bar = ProgressBar::new(tracks.len() as u64);
     bar.set_style(
@@ -51,13 +57,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| args.cache.join("skipped.tsv"));
     write_report(&report, &summary)?;
+    let warned = if summary.warned.is_empty() {
+        String::new()
+    } else {
+        format!(", {} kept with a warning", summary.warned.len())
+    };
     println!(
-        "{} tracks: {} extracted, {} cached, {} skipped (listed in {})",
+        "{} tracks: {} extracted, {} cached, {} skipped{warned} (listed in {}); {} convention",
         tracks.len(),
         summary.extracted,
         summary.cached,
         summary.skipped.len(),
-        report.display()
+        report.display(),
+        args.convention
     );
     Ok(())
 }

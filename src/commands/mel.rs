@@ -2,15 +2,16 @@ use std::path::PathBuf;
 
 use anyhow::bail;
 
-use crate::audio::decode::load_mono_12k;
-use crate::audio::mel::{MelConfig, mel_spectrogram};
 use crate::audio::npy::write_mel;
+use crate::features::Convention;
 
 /// Write one audio file's mel-spectrogram (96 × frames, dB, float32) as .npy
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "Examples:\n  musav mel track.mp3 --out track.npy\n  musav mel clip.wav --out clip.npy --force\n\
-                        The parameters are the MTG-Jamendo ones: 12 kHz, frame 512, hop 256, 96 Slaney mel bands, power in dB."
+                        The parameters are the MTG-Jamendo ones: 12 kHz, frame 512, hop 256, 96 Slaney mel bands, power in dB.\n\
+                        --convention mtg (default) reproduces the released .npy files (Essentia); librosa matches\n\
+                        librosa's power_to_db(melspectrogram(...)). Decoder warnings go to stderr."
 )]
 pub struct Args {
     /// Audio file (WAV, MP3, OGG/Vorbis, FLAC)
@@ -21,6 +22,9 @@ pub struct Args {
     /// Replace an existing output file
     #[arg(long)]
     pub force: bool,
+    /// How the features are computed: mtg (the released .npy files' recipe) or librosa
+    #[arg(long, value_enum, default_value_t)]
+    pub convention: Convention,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -30,14 +34,18 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             args.out.display()
         );
     }
-    let samples = load_mono_12k(&args.file)?;
-    let mel = mel_spectrogram(&samples, &MelConfig::default());
+    let (samples, info) = args.convention.load(&args.file)?;
+    for w in &info.warnings {
+        eprintln!("musav: warning: {}: {w}", args.file.display());
+    }
+    let mel = args.convention.mel(&samples);
     write_mel(&args.out, &mel)?;
     println!(
-        "wrote {} ({} bands × {} frames)",
+        "wrote {} ({} bands × {} frames, {} convention)",
         args.out.display(),
         mel.nrows(),
-        mel.ncols()
+        mel.ncols(),
+        args.convention
     );
     Ok(())
 }

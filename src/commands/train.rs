@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::features::FeatureSource;
+use crate::features::{Convention, FeatureSource};
 use crate::train::artifacts::RunDir;
 use crate::train::run::{Balance, Progress, Stop, TrainConfig, TrainInputs, train};
 use crate::va::targets::Targets;
@@ -17,7 +17,9 @@ use crate::va::targets::Targets;
     musav train --export out/export --features ~/mtg/melspecs --out runs/a --resume\n  \
     musav train --export out/export --features ~/mtg/melspecs --out runs/a --resume --epochs 80\n\
     The run directory records the label map and its hash, the export summary, the config, the\n\
-    per-epoch metrics (metrics.csv), the best model and the last checkpoint.")]
+    feature convention, the per-epoch metrics (metrics.csv), the best model and the last checkpoint.\n\
+    Every later use of the run (predict, validate, train-va, the review UI) computes features in\n\
+    the run's convention.")]
 pub struct Args {
     /// Export directory written by `musav export`
     #[arg(long, value_name = "DIR")]
@@ -28,6 +30,10 @@ pub struct Args {
     /// Cache directory for mel-spectrograms computed from audio
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
+    /// How features are computed from audio (for .npy input: how the files were made).
+    /// [default: mtg for a new run; with --resume, the run's own]
+    #[arg(long, value_enum)]
+    pub convention: Option<Convention>,
     /// Run directory to create (or to continue with --resume)
     #[arg(long, value_name = "RUN_DIR")]
     pub out: PathBuf,
@@ -78,7 +84,14 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let source = FeatureSource::open(&args.features, args.cache.as_deref())?;
+    let run_dir = RunDir::new(&args.out);
+    let convention = if args.resume && run_dir.exists() {
+        Convention::for_run(&args.out, run_dir.info()?.convention, args.convention)?
+    } else {
+        args.convention.unwrap_or_default()
+    };
+    let source =
+        FeatureSource::open(&args.features, args.cache.as_deref())?.with_convention(convention);
     let config = TrainConfig::new()
         .with_epochs(args.epochs.unwrap_or(40))
         .with_batch_size(args.batch_size)
@@ -111,6 +124,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         out: &args.out,
         resume: args.resume,
         va_targets: va_targets.as_ref(),
+        convention,
     };
     let bar = ProgressBar::new(0);
     bar.set_style(

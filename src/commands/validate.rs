@@ -49,7 +49,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .features
         .clone()
         .unwrap_or_else(|| PathBuf::from(&info.features));
-    let source = FeatureSource::open(&features, args.cache.as_deref())?;
+    // Audio is read in the run's convention: its model knows no other.
+    let source =
+        FeatureSource::open(&features, args.cache.as_deref())?.with_convention(info.convention);
     let split = Split::from(args.split);
     let report = validate(&args.run, split, &source)?;
     report.write(&args.run)?;

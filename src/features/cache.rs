@@ -1,13 +1,14 @@
-//! Per-track mel-spectrogram cache: one `.npy` per (file, size, mtime, parameters), so a rerun
-//! after an interrupted or finished extraction only decodes what changed.
+//! Per-track mel-spectrogram cache: one `.npy` per (file, size, mtime, convention and its
+//! parameters), so a rerun after an interrupted or finished extraction only decodes what changed,
+//! and features of one convention are never served for another. The decoder's warnings about a
+//! file are kept beside its entry (`.warnings`), so a cached rerun still reports them.
 
 use std::path::{Path, PathBuf};
 
 use ndarray::Array2;
 use sha2::{Digest, Sha256};
 
-use super::FeatureError;
-use crate::audio::mel::MelConfig;
+use super::{Convention, Extracted, FeatureError};
 use crate::audio::npy::{read_mel, write_mel_cache};
 
 /// Bumped when decoding or resampling changes in a way that alters features.
@@ -19,10 +20,10 @@ pub struct Cache {
 }
 
 impl Cache {
-    pub fn new(dir: &Path, cfg: &MelConfig) -> Cache {
+    pub fn new(dir: &Path, convention: Convention) -> Cache {
         Cache {
             dir: dir.to_path_buf(),
-            params: format!("{PIPELINE_VERSION}:{}", cfg.fingerprint()),
+            params: format!("{PIPELINE_VERSION}:{}", convention.fingerprint()),
         }
     }
 
@@ -42,23 +43,49 @@ impl Cache {
         Some(self.dir.join(&hex[..2]).join(format!("{}.npy", &hex[2..])))
     }
 
-    /// The cached mel-spectrogram of `source`, or `compute`'s result stored for next time. The
-    /// boolean is true on a cache hit. An unreadable cache entry is recomputed, not reported.
+    /// The cached mel-spectrogram of `source` (and its warnings), or `compute`'s result stored
+    /// for next time. An unreadable cache entry is recomputed, not reported.
     pub fn get_or_compute(
         &self,
         source: &Path,
-        compute: impl FnOnce() -> Result<Array2<f32>, FeatureError>,
-    ) -> Result<(Array2<f32>, bool), FeatureError> {
+        compute: impl FnOnce() -> Result<(Array2<f32>, Vec<String>), FeatureError>,
+    ) -> Result<Extracted, FeatureError> {
         let Some(entry) = self.entry(source) else {
-            return compute().map(|m| (m, false));
+            return compute().map(|(mel, warnings)| Extracted {
+                mel,
+                cached: false,
+                warnings,
+            });
         };
+        let notes = entry.with_extension("warnings");
         if entry.is_file()
-            && let Ok(m) = read_mel(&entry)
+            && let Ok(mel) = read_mel(&entry)
         {
-            return Ok((m, true));
+            let warnings = std::fs::read_to_string(&notes)
+                .map(|t| t.lines().map(str::to_string).collect())
+                .unwrap_or_default();
+            return Ok(Extracted {
+                mel,
+                cached: true,
+                warnings,
+            });
         }
-        let mel = compute()?;
+        let (mel, warnings) = compute()?;
+        // The warnings first: an entry present means its warnings were written.
+        if !warnings.is_empty() {
+            let text = warnings.join("\n").replace('\r', " ");
+            crate::fsio::write_atomic_cache(&notes, text.as_bytes()).map_err(|source| {
+                FeatureError::Io {
+                    path: notes.clone(),
+                    source,
+                }
+            })?;
+        }
         write_mel_cache(&entry, &mel)?;
-        Ok((mel, false))
+        Ok(Extracted {
+            mel,
+            cached: false,
+            warnings,
+        })
     }
 }

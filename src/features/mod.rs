@@ -4,17 +4,17 @@
 //! Callers name a track by its MTG `PATH` column and never care which kind of source backs it.
 
 pub mod cache;
+pub mod convention;
 pub mod run;
 
-use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
 use ndarray::Array2;
 
-use crate::audio::decode::{DecodeError, load_mono_12k_into};
-use crate::audio::mel::{MelConfig, mel_spectrogram};
+use crate::audio::decode::DecodeError;
 use crate::audio::npy::{NpyError, read_mel};
 use cache::Cache;
+pub use convention::Convention;
 
 /// File a synthetic corpus carries so [`FeatureSource::open`] knows it is audio without scanning.
 pub const SYNTH_MARKER: &str = "musav-synth.json";
@@ -29,11 +29,23 @@ const SCAN_LIMIT: usize = 20_000;
 pub enum FeatureSource {
     /// Released mel-spectrograms: `root/48/948.npy` for `PATH` `48/948.mp3`.
     Npy { root: PathBuf },
-    /// Audio files under `root`, their mel-spectrograms cached under `cache` when given.
+    /// Audio files under `root`, their mel-spectrograms computed in `convention` and cached under
+    /// `cache` when given.
     Audio {
         root: PathBuf,
         cache: Option<PathBuf>,
+        convention: Convention,
     },
+}
+
+/// One track's features and what the extraction noticed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Extracted {
+    pub mel: Array2<f32>,
+    /// The cache answered (nothing was decoded).
+    pub cached: bool,
+    /// The decoder's doubts about the file (e.g. a stream that ended early); empty when clean.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -118,6 +130,7 @@ impl From<NpyError> for FeatureError {
 impl FeatureSource {
     /// `path` is a directory of official .npy mel-spectrograms, an audio root, or a synthetic
     /// corpus dir; the kind is detected from the synth marker or the first feature file found.
+    /// Audio is read in the default convention; [`Self::with_convention`] picks another.
     pub fn open(path: &Path, cache: Option<&Path>) -> Result<FeatureSource, FeatureError> {
         if !path.is_dir() {
             return Err(FeatureError::Missing {
@@ -127,6 +140,7 @@ impl FeatureSource {
         let audio = || FeatureSource::Audio {
             root: path.to_path_buf(),
             cache: cache.map(Path::to_path_buf),
+            convention: Convention::default(),
         };
         if path.join(SYNTH_MARKER).is_file() {
             return Ok(audio());
@@ -150,38 +164,62 @@ impl FeatureSource {
         }
     }
 
+    /// Audio read in `convention` from now on (`.npy` files are what they are: unchanged).
+    pub fn with_convention(self, convention: Convention) -> FeatureSource {
+        match self {
+            FeatureSource::Audio { root, cache, .. } => FeatureSource::Audio {
+                root,
+                cache,
+                convention,
+            },
+            npy => npy,
+        }
+    }
+
+    /// The convention audio is read in; `None` for `.npy` files, whose recipe only their maker
+    /// knows.
+    pub fn convention(&self) -> Option<Convention> {
+        match self {
+            FeatureSource::Npy { .. } => None,
+            FeatureSource::Audio { convention, .. } => Some(*convention),
+        }
+    }
+
     /// The mel-spectrogram (96 × frames, dB, f32) of the track whose MTG `PATH` column is
     /// `rel_path` (e.g. "48/948.mp3"; for .npy sources the extension is swapped to .npy). Uses and
     /// fills the cache.
     pub fn mel(&self, rel_path: &str) -> Result<Array2<f32>, FeatureError> {
-        self.mel_with_status(rel_path).map(|(m, _)| m)
+        self.extract(rel_path).map(|e| e.mel)
     }
 
     /// Like [`Self::mel`], also saying whether the cache answered (for run reports).
     pub fn mel_with_status(&self, rel_path: &str) -> Result<(Array2<f32>, bool), FeatureError> {
+        self.extract(rel_path).map(|e| (e.mel, e.cached))
+    }
+
+    /// Like [`Self::mel`], with the cache status and the decoder's warnings.
+    pub fn extract(&self, rel_path: &str) -> Result<Extracted, FeatureError> {
         let file = self.file_of(rel_path);
         match self {
-            FeatureSource::Npy { .. } => Ok((read_mel(&file)?, true)),
-            FeatureSource::Audio { cache, .. } => {
-                let cfg = MelConfig::default();
-                let compute = || -> Result<Array2<f32>, FeatureError> {
-                    // The 12 kHz signal lives in a per-thread buffer reused across tracks.
-                    thread_local! {
-                        static MONO_12K: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
-                    }
-                    MONO_12K.with(|cell| {
-                        let mut mono = cell.borrow_mut();
-                        load_mono_12k_into(&file, &mut mono)?;
-                        let mel = mel_spectrogram(&mono, &cfg);
-                        if mono.capacity() > 1 << 23 {
-                            *mono = Vec::new();
-                        }
-                        Ok(mel)
-                    })
+            FeatureSource::Npy { .. } => Ok(Extracted {
+                mel: read_mel(&file)?,
+                cached: true,
+                warnings: Vec::new(),
+            }),
+            FeatureSource::Audio {
+                cache, convention, ..
+            } => {
+                let compute = || -> Result<(Array2<f32>, Vec<String>), FeatureError> {
+                    let (samples, info) = convention.load(&file)?;
+                    Ok((convention.mel(&samples), info.warnings))
                 };
                 match cache {
-                    None => Ok((compute()?, false)),
-                    Some(dir) => Cache::new(dir, &cfg).get_or_compute(&file, compute),
+                    None => compute().map(|(mel, warnings)| Extracted {
+                        mel,
+                        cached: false,
+                        warnings,
+                    }),
+                    Some(dir) => Cache::new(dir, *convention).get_or_compute(&file, compute),
                 }
             }
         }

@@ -1,6 +1,10 @@
 //! Feature extraction for a whole export: every track in parallel, cached per track, and a file
 //! that cannot be read is reported and skipped, never fatal, since one bad MP3 among thousands
 //! must not cost a long run.
+//!
+//! A file the decoder doubts (a stream that ends before its header says) is kept, since what was
+//! decoded is real audio, and listed in the report with kind `warning`; a file that falls well
+//! short of its metadata `DURATION` is skipped as `corrupt`.
 
 use std::path::{Path, PathBuf};
 
@@ -36,7 +40,12 @@ pub struct RunSummary {
     pub extracted: usize,
     pub cached: usize,
     pub skipped: Vec<Skipped>,
+    /// Tracks kept (and counted above) whose decode left a doubt, with kind `warning`.
+    pub warned: Vec<Skipped>,
 }
+
+/// The report's kind for a track kept with a decoder warning.
+pub const WARNING_KIND: &str = "warning";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -95,24 +104,36 @@ pub fn extract_all(
     tracks: &[TrackRef],
     tick: impl Fn() + Sync,
 ) -> RunSummary {
-    let outcomes: Vec<Result<bool, (usize, FeatureError)>> = tracks
+    type Outcome = Result<(bool, Vec<String>), FeatureError>;
+    let outcomes: Vec<Outcome> = tracks
         .par_iter()
-        .enumerate()
-        .map(|(i, t)| {
-            let r = source
-                .mel_with_status(&t.path)
-                .and_then(|(mel, hit)| check_duration(source, t, mel.ncols()).map(|()| hit))
-                .map_err(|e| (i, e));
+        .map(|t| {
+            let r = source.extract(&t.path).and_then(|e| {
+                check_duration(source, t, e.mel.ncols()).map(|()| (e.cached, e.warnings))
+            });
             tick();
             r
         })
         .collect();
     let mut summary = RunSummary::default();
-    for o in outcomes {
+    for (i, o) in outcomes.into_iter().enumerate() {
         match o {
-            Ok(true) => summary.cached += 1,
-            Ok(false) => summary.extracted += 1,
-            Err((i, e)) => summary.skipped.push(Skipped {
+            Ok((cached, warnings)) => {
+                if cached {
+                    summary.cached += 1;
+                } else {
+                    summary.extracted += 1;
+                }
+                if !warnings.is_empty() {
+                    summary.warned.push(Skipped {
+                        track_id: tracks[i].id.clone(),
+                        path: source.file_of(&tracks[i].path),
+                        kind: WARNING_KIND,
+                        error: warnings.join("; "),
+                    });
+                }
+            }
+            Err(e) => summary.skipped.push(Skipped {
                 track_id: tracks[i].id.clone(),
                 path: e.path().to_path_buf(),
                 kind: e.kind(),
@@ -129,8 +150,7 @@ fn check_duration(source: &FeatureSource, t: &TrackRef, frames: usize) -> Result
     let Some(promised) = t.duration.filter(|d| *d > 0.0) else {
         return Ok(());
     };
-    let cfg = crate::audio::mel::MelConfig::default();
-    let seconds = frames.saturating_sub(1) as f64 * cfg.hop as f64 / f64::from(cfg.sample_rate);
+    let seconds = source.convention().unwrap_or_default().seconds(frames);
     if seconds < MIN_DURATION_SHARE * promised {
         return Err(FeatureError::Corrupt {
             path: source.file_of(&t.path),
@@ -142,11 +162,12 @@ fn check_duration(source: &FeatureSource, t: &TrackRef, frames: usize) -> Result
     Ok(())
 }
 
-/// Writes the skipped tracks as TSV (`track_id, kind, path, error`), atomically; an empty run
-/// still writes the header so a stale report never survives a clean rerun.
+/// Writes the skipped tracks, then the kept ones with a warning, as TSV (`track_id, kind, path,
+/// error`), atomically; an empty run still writes the header so a stale report never survives a
+/// clean rerun.
 pub fn write_report(path: &Path, summary: &RunSummary) -> Result<(), RunError> {
     let mut text = String::from("track_id\tkind\tpath\terror\n");
-    for s in &summary.skipped {
+    for s in summary.skipped.iter().chain(&summary.warned) {
         let clean = |v: &str| v.replace(['\t', '\n'], " ");
         text.push_str(&format!(
             "{}\t{}\t{}\t{}\n",

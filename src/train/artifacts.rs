@@ -1,7 +1,8 @@
 //! The run directory: everything needed to reuse, resume, validate or compare a training run.
 //!
 //! ```text
-//! RUN_DIR/run.json             export, features, label-map hash, classes, model + training config
+//! RUN_DIR/run.json             export, features and their convention, label-map hash, classes,
+//!                              model + training config
 //! RUN_DIR/labels.toml          the export's label map, copied
 //! RUN_DIR/export_summary.json  the export's summary, copied
 //! RUN_DIR/metrics.csv          one row per epoch
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use super::data::{ChunkConfig, Classes, Skipped};
 use super::run::{EpochRecord, TrainConfig};
+use crate::features::Convention;
 use crate::model::ops::ModelBackend;
 use crate::model::resnet::{ResNet, ResNetConfig};
 
@@ -71,6 +73,10 @@ pub struct RunInfo {
     pub model: ResNetConfig,
     pub train: TrainConfig,
     pub chunk: ChunkConfig,
+    /// How the features were computed; every later use of the run computes them the same way.
+    /// A run.json written before conventions were recorded was trained on librosa's.
+    #[serde(default = "Convention::legacy")]
+    pub convention: Convention,
 }
 
 /// Loop state saved with the last checkpoint, so `--resume` continues where the run stopped.

@@ -22,6 +22,12 @@ use crate::dataset::Split;
 pub trait MelSource: Sync {
     /// The `n_mels × frames` mel-spectrogram (dB) of the track whose MTG path is `rel_path`.
     fn mel(&self, rel_path: &str) -> Result<Array2<f32>, String>;
+
+    /// The convention the source computes features in, when it computes them (audio); `None`
+    /// for sources of precomputed arrays.
+    fn convention(&self) -> Option<crate::features::Convention> {
+        None
+    }
 }
 
 /// Mel-spectrograms held in memory, keyed by MTG path (tests, and callers that computed them).
@@ -40,6 +46,10 @@ impl MelSource for MemorySource {
 impl MelSource for crate::features::FeatureSource {
     fn mel(&self, rel_path: &str) -> Result<Array2<f32>, String> {
         crate::features::FeatureSource::mel(self, rel_path).map_err(|e| e.to_string())
+    }
+
+    fn convention(&self) -> Option<crate::features::Convention> {
+        crate::features::FeatureSource::convention(self)
     }
 }
 

@@ -29,6 +29,8 @@ use super::artifacts::{ArtifactError, LoopState, RUN_JSON, RunDir, RunInfo};
 use super::data::{self, ChunkConfig, DataError, Example, MelSource, Skipped};
 use super::metrics;
 use crate::dataset::Split;
+use crate::features::Convention;
+use crate::features::convention::ConventionMismatch;
 use crate::model::ops::ModelBackend;
 use crate::model::resnet::{ResNet, ResNetConfig};
 
@@ -209,6 +211,15 @@ pub enum TrainError {
     Config(String),
     #[error("{path} already holds a run; pass --resume to continue it or choose another --out")]
     Exists { path: PathBuf },
+    #[error(transparent)]
+    Convention(#[from] ConventionMismatch),
+    #[error(
+        "the feature source computes {source_convention} features but the run is to record {run_convention}; pass the same --convention to both"
+    )]
+    SourceConvention {
+        source_convention: Convention,
+        run_convention: Convention,
+    },
     #[error("{path}: nothing to resume (no run.json); start the run without --resume")]
     NothingToResume { path: PathBuf },
     #[error(
@@ -244,6 +255,9 @@ pub struct TrainInputs<'a> {
     /// Per-track VA targets for the auxiliary loss (only read when `va_weight` is set); `None`
     /// takes them as `musav train-va` does, from `features`.
     pub va_targets: Option<&'a crate::va::targets::Targets>,
+    /// How `source` computes (or its `.npy` files were made with) the features; recorded in
+    /// run.json. A resumed run must name the one it recorded.
+    pub convention: Convention,
 }
 
 /// Cosine decay from `lr` to `lr / 100` over the whole run.
@@ -447,6 +461,14 @@ pub fn train(
     cancel: &AtomicBool,
 ) -> Result<TrainOutcome, TrainError> {
     let run = RunDir::new(inputs.out);
+    if let Some(c) = inputs.source.convention()
+        && c != inputs.convention
+    {
+        return Err(TrainError::SourceConvention {
+            source_convention: c,
+            run_convention: inputs.convention,
+        });
+    }
     let (tracks, classes) = data::tracks_from_export(inputs.export)?;
     let (cfg, info) = if inputs.resume {
         if !run.exists() {
@@ -455,6 +477,7 @@ pub fn train(
             });
         }
         let info = run.info()?;
+        Convention::for_run(inputs.out, info.convention, Some(inputs.convention))?;
         if info.classes != classes {
             return Err(TrainError::ClassesChanged {
                 export: inputs.export.to_path_buf(),
@@ -479,6 +502,7 @@ pub fn train(
             model: config.model(classes.len()),
             train: config.clone(),
             chunk: config.chunk(),
+            convention: inputs.convention,
         };
         std::fs::create_dir_all(inputs.out).map_err(|source| ArtifactError::Io {
             path: inputs.out.to_path_buf(),

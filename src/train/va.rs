@@ -86,12 +86,14 @@ impl VaSources {
         }
     }
 
-    /// The feature source: the one given, else the one the run was trained on.
+    /// The feature source: the one given, else the one the run was trained on; audio is read in
+    /// the run's convention.
     pub fn source(&self) -> Result<FeatureSource, VaDataError> {
-        Ok(FeatureSource::open(
-            &self.features_root()?,
-            self.cache.as_deref(),
-        )?)
+        let convention = RunDir::new(&self.run).info()?.convention;
+        Ok(
+            FeatureSource::open(&self.features_root()?, self.cache.as_deref())?
+                .with_convention(convention),
+        )
     }
 
     /// Targets by precedence: a given CSV, the synthetic corpus's own `va.csv` (its ground truth),

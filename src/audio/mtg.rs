@@ -1,0 +1,359 @@
+//! The `mtg` feature convention: the numbers the released MTG-Jamendo `.npy` mel-spectrograms hold,
+//! as the dataset's own script made them with Essentia, reproduced here from the definitions and
+//! from Essentia's measured behaviour (scripts/essentia_fixtures.py; tests/convention.rs checks
+//! the result against Essentia's own output).
+//!
+//! The recipe, step by step:
+//! 1. the decoded mono signal at its own rate (channels averaged), resampled to 12 kHz by linear
+//!    interpolation (Essentia's `resampleQuality=4`, libsamplerate's linear converter): output `k`
+//!    is the input at position `k·step − 1` (`step` = input rate / 12 kHz; the sample before the
+//!    first is the first), and outputs continue while that position's integer part is inside the
+//!    signal. No anti-alias filter: what lies above 6 kHz folds back into the band, and the
+//!    released features carry that fold.
+//! 2. frames of 512 samples every 256, the first centred on sample 0 (zero padding either side):
+//!    a signal of `n > 0` samples has `⌈n / 256⌉ + 1` frames, one more than librosa's `center=True`
+//!    gives when 256 does not divide `n`.
+//! 3. the symmetric Hann window `0.5 − 0.5·cos(2πi / 511)`, not normalised;
+//! 4. the magnitude spectrum (257 bins), squared: power;
+//! 5. 96 triangular bands, edges equally spaced on the Slaney mel scale from 0 to 6000 Hz, weights
+//!    linear in Hz between the edges, each triangle scaled to unit area (`2 / (f_hi − f_lo)`);
+//! 6. `20·log10` of each band's power, and −200 dB where the power is below 1e-10 (Essentia's
+//!    `lin2db` floor of −100 dB, doubled); no clamp against the maximum.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use ndarray::Array2;
+use rustfft::num_complex::Complex32;
+use rustfft::{Fft, FftPlanner};
+
+use super::TARGET_SAMPLE_RATE;
+
+/// Samples per frame.
+pub const FRAME: usize = 512;
+/// Samples between frame starts.
+pub const HOP: usize = 256;
+/// Mel bands.
+pub const BANDS: usize = 96;
+/// Band power below this maps to [`FLOOR_DB`].
+pub const SILENCE_POWER: f32 = 1e-10;
+/// The value of a band whose power is below [`SILENCE_POWER`] (digital silence).
+pub const FLOOR_DB: f32 = -200.0;
+/// Names every step above, for cache keys: a change to the recipe changes it.
+pub const FINGERPRINT: &str = "mtg-essentia-linear12k-f512-h256-centred-hannsym-mag2-mel96slaney-unittri-0-6000-2lin2db-floor200";
+
+/// Number of frames of a 12 kHz signal of `samples` samples.
+pub fn frame_count(samples: usize) -> usize {
+    if samples == 0 {
+        0
+    } else {
+        samples.div_ceil(HOP) + 1
+    }
+}
+
+/// Seconds of audio a mel-spectrogram of `frames` frames covers (for duration checks).
+pub fn seconds(frames: usize) -> f64 {
+    frames.saturating_sub(2) as f64 * HOP as f64 / f64::from(TARGET_SAMPLE_RATE)
+}
+
+/// Resamples `samples` (at `rate` Hz) to 12 kHz by linear interpolation, as Essentia's MonoLoader
+/// does with `resampleQuality=4`. A 12 kHz input is returned as it is.
+///
+/// The step is `1 / ratio` in double precision with the ratio `12000 / rate` rounded to single
+/// precision (Essentia keeps it as a `float`): over a long track that rounding moves positions by
+/// a few hundredths of a sample, and it decides the output length where a position falls on the
+/// last sample. The position is kept as a whole index plus a fraction, the fraction accumulated
+/// step by step, so the length agrees with Essentia's to the sample.
+pub fn resample_linear(samples: &[f32], rate: u32) -> Vec<f32> {
+    if rate == TARGET_SAMPLE_RATE || samples.is_empty() || rate == 0 {
+        return samples.to_vec();
+    }
+    let ratio = f64::from(TARGET_SAMPLE_RATE as f32 / rate as f32);
+    let step = 1.0 / ratio;
+    let n = samples.len();
+    let mut out = Vec::with_capacity((n as f64 * ratio) as usize + 2);
+    // Before the first sample: the interpolation runs from the first sample to itself.
+    let mut frac = 0.0f64;
+    while frac < 1.0 {
+        out.push(samples[0]);
+        frac += step;
+    }
+    let mut whole = frac.floor();
+    let mut index = whole as usize;
+    frac -= whole;
+    while index < n {
+        let a = f64::from(samples[index - 1]);
+        let b = f64::from(samples[index]);
+        out.push((a + frac * (b - a)) as f32);
+        frac += step;
+        whole = frac.floor();
+        index += whole as usize;
+        frac -= whole;
+    }
+    out
+}
+
+/// The mtg mel-spectrogram (`96 × frames`, dB) of a 12 kHz signal.
+pub fn mel_spectrogram(samples_12k: &[f32]) -> Array2<f32> {
+    thread_local! {
+        static EXTRACTOR: RefCell<Option<Extractor>> = const { RefCell::new(None) };
+    }
+    EXTRACTOR.with(|cell| {
+        cell.borrow_mut()
+            .get_or_insert_with(Extractor::new)
+            .compute(samples_12k)
+    })
+}
+
+/// The symmetric Hann window of [`FRAME`] samples (zero at both ends).
+pub fn window() -> Vec<f32> {
+    let last = (FRAME - 1) as f64;
+    (0..FRAME)
+        .map(|i| (0.5 - 0.5 * (2.0 * std::f64::consts::PI * i as f64 / last).cos()) as f32)
+        .collect()
+}
+
+/// Hz → mel on the Slaney scale (linear below 1 kHz, logarithmic above), in single precision as
+/// Essentia computes its band edges.
+fn hz_to_mel(hz: f32) -> f32 {
+    let f_sp = 200.0f32 / 3.0;
+    let log_step = 6.4f32.ln() / 27.0;
+    if hz < 1000.0 {
+        hz / f_sp
+    } else {
+        1000.0 / f_sp + (hz / 1000.0).ln() / log_step
+    }
+}
+
+fn mel_to_hz(mel: f32) -> f32 {
+    let f_sp = 200.0f32 / 3.0;
+    let log_step = 6.4f32.ln() / 27.0;
+    let min_log_mel = 1000.0 / f_sp;
+    if mel < min_log_mel {
+        mel * f_sp
+    } else {
+        1000.0 * ((mel - min_log_mel) * log_step).exp()
+    }
+}
+
+/// The band weights, `96 × 257`: row `b` is the triangle from edge `b` over edge `b + 1` to edge
+/// `b + 2`, scaled to unit area.
+pub fn filterbank() -> Array2<f32> {
+    let bins = FRAME / 2 + 1;
+    let nyquist = TARGET_SAMPLE_RATE as f32 / 2.0;
+    let low = hz_to_mel(0.0);
+    let high = hz_to_mel(nyquist);
+    let spacing = (high - low) / (BANDS + 1) as f32;
+    let edges: Vec<f32> = (0..BANDS + 2)
+        .map(|i| mel_to_hz(low + i as f32 * spacing))
+        .collect();
+    let bin_hz = nyquist / (bins - 1) as f32;
+    Array2::from_shape_fn((BANDS, bins), |(b, j)| {
+        let (lo, mid, hi) = (edges[b], edges[b + 1], edges[b + 2]);
+        let f = j as f32 * bin_hz;
+        let rise = if f >= lo && f < mid {
+            (f - lo) / (mid - lo)
+        } else if f >= mid && f < hi {
+            (hi - f) / (hi - mid)
+        } else {
+            0.0
+        };
+        rise * (2.0 / (hi - lo))
+    })
+}
+
+/// `20·log10(power)`, or [`FLOOR_DB`] below [`SILENCE_POWER`].
+fn to_db(power: f32) -> f32 {
+    if power < SILENCE_POWER {
+        FLOOR_DB
+    } else {
+        2.0 * (10.0 * power.log10())
+    }
+}
+
+/// FFT plan, window and bands, built once per thread.
+struct Extractor {
+    fft: Arc<dyn Fft<f32>>,
+    window: Vec<f32>,
+    /// Per band: the first bin with a non-zero weight, and the weights from there on.
+    bands: Vec<(usize, Vec<f32>)>,
+}
+
+impl Extractor {
+    fn new() -> Extractor {
+        let bank = filterbank();
+        let bands = bank
+            .rows()
+            .into_iter()
+            .map(|row| {
+                let first = row.iter().position(|&w| w > 0.0).unwrap_or(0);
+                let last = row.iter().rposition(|&w| w > 0.0).unwrap_or(0);
+                (
+                    first,
+                    row.iter()
+                        .skip(first)
+                        .take(last + 1 - first)
+                        .copied()
+                        .collect(),
+                )
+            })
+            .collect();
+        Extractor {
+            fft: FftPlanner::new().plan_fft_forward(FRAME),
+            window: window(),
+            bands,
+        }
+    }
+
+    /// Frame `t` (starting at sample `t·HOP − HOP`, zero outside the signal), windowed.
+    fn frame(&self, samples: &[f32], t: usize, dst: &mut [f32]) {
+        let start = (t * HOP) as isize - HOP as isize;
+        for (i, (d, w)) in dst.iter_mut().zip(&self.window).enumerate() {
+            let pos = start + i as isize;
+            let s = if pos < 0 {
+                0.0
+            } else {
+                samples.get(pos as usize).copied().unwrap_or(0.0)
+            };
+            *d = s * w;
+        }
+    }
+
+    fn compute(&self, samples: &[f32]) -> Array2<f32> {
+        let frames = frame_count(samples.len());
+        let bins = FRAME / 2 + 1;
+        let mut out = vec![0.0f32; BANDS * frames];
+        let mut buf = vec![Complex32::new(0.0, 0.0); FRAME];
+        let mut scratch = vec![Complex32::new(0.0, 0.0); self.fft.get_inplace_scratch_len()];
+        let (mut x0, mut x1) = (vec![0.0f32; FRAME], vec![0.0f32; FRAME]);
+        let (mut p0, mut p1) = (vec![0.0f32; bins], vec![0.0f32; bins]);
+        // Two real frames go through one complex FFT, one as the real part and one as the
+        // imaginary part, and are separated by the spectra's Hermitian symmetry.
+        for t0 in (0..frames).step_by(2) {
+            let t1 = t0 + 1;
+            self.frame(samples, t0, &mut x0);
+            if t1 < frames {
+                self.frame(samples, t1, &mut x1);
+            } else {
+                x1.fill(0.0);
+            }
+            for ((c, &re), &im) in buf.iter_mut().zip(&x0).zip(&x1) {
+                *c = Complex32::new(re, im);
+            }
+            self.fft.process_with_scratch(&mut buf, &mut scratch);
+            for k in 0..bins {
+                let z = buf[k];
+                let mirror = buf[(FRAME - k) % FRAME].conj();
+                p0[k] = (z + mirror).norm_sqr() * 0.25;
+                p1[k] = (z - mirror).norm_sqr() * 0.25;
+            }
+            for (b, (first, weights)) in self.bands.iter().enumerate() {
+                let (mut s0, mut s1) = (0.0f32, 0.0f32);
+                for ((w, a), c) in weights.iter().zip(&p0[*first..]).zip(&p1[*first..]) {
+                    s0 += w * a;
+                    s1 += w * c;
+                }
+                let row = &mut out[b * frames..(b + 1) * frames];
+                row[t0] = to_db(s0);
+                if t1 < frames {
+                    row[t1] = to_db(s1);
+                }
+            }
+        }
+        Array2::from_shape_vec((BANDS, frames), out)
+            .unwrap_or_else(|_| Array2::zeros((BANDS, frames)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_counts_are_essentias() {
+        // Measured with Essentia's FrameGenerator(frameSize=512, hopSize=256, startFromZero=False).
+        for (n, frames) in [
+            (0, 0),
+            (1, 2),
+            (100, 2),
+            (256, 2),
+            (257, 3),
+            (512, 3),
+            (513, 4),
+            (1000, 5),
+            (120_000, 470),
+        ] {
+            assert_eq!(frame_count(n), frames, "{n} samples");
+            assert_eq!(mel_spectrogram(&vec![0.1; n]).dim(), (BANDS, frames));
+        }
+    }
+
+    #[test]
+    fn linear_resampling_reads_the_input_one_sample_late() {
+        // A ramp makes each output its own input position (plus one).
+        let ramp: Vec<f32> = (0..48_000).map(|i| i as f32 + 1.0).collect();
+        let out = resample_linear(&ramp, 48_000);
+        assert_eq!(out.len(), 12_000);
+        assert_eq!(out[0], 1.0);
+        for (k, v) in out.iter().enumerate().skip(1) {
+            assert_eq!(*v, (4 * k) as f32, "output {k}");
+        }
+        let out = resample_linear(&ramp[..44_100], 44_100);
+        // Essentia gives 12001: position 12000·3.675 − 1 = 44099 is the last input sample.
+        assert_eq!(out.len(), 12_001);
+        for (k, v) in out.iter().enumerate().skip(1) {
+            let at = k as f64 * 3.675 - 1.0;
+            assert!((f64::from(*v) - (at + 1.0)).abs() < 0.02, "output {k}: {v}");
+        }
+    }
+
+    #[test]
+    fn lengths_match_essentia_at_the_edges() {
+        // (rate, input samples, Essentia's MonoLoader output samples), measured.
+        for (rate, n, expected) in [
+            (44_100, 1, 1),
+            (44_100, 441, 121),
+            (44_100, 100_000, 27_211),
+            (32_000, 8, 4),
+            (32_000, 1000, 376),
+            (32_000, 4097, 1537),
+            (48_000, 4, 1),
+            (48_000, 144_123, 36_031),
+            (8_000, 1, 2),
+            (22_050, 66_273, 36_067),
+        ] {
+            let x = vec![0.5f32; n];
+            assert_eq!(resample_linear(&x, rate).len(), expected, "{rate} Hz, {n}");
+        }
+        let x = [0.25f32, -0.5];
+        assert_eq!(resample_linear(&x, 12_000), x);
+    }
+
+    #[test]
+    fn bands_are_unit_area_triangles_up_to_nyquist() {
+        let bank = filterbank();
+        let bin_hz = 6000.0 / 256.0;
+        for (b, row) in bank.rows().into_iter().enumerate() {
+            let area: f32 = row.sum() * bin_hz;
+            // Narrow low bands sample their triangle at two or three bins only.
+            let tolerance = if b < 10 { 0.2 } else { 0.02 };
+            assert!((area - 1.0).abs() < tolerance, "band {b}: area {area}");
+            assert!(row.iter().all(|&w| w >= 0.0));
+        }
+        assert!(bank.column(0).iter().all(|&w| w == 0.0), "0 Hz is an edge");
+    }
+
+    #[test]
+    fn silence_is_minus_200_and_a_full_scale_tone_is_loud() {
+        let mel = mel_spectrogram(&vec![0.0; 2000]);
+        assert!(mel.iter().all(|&v| v == FLOOR_DB));
+        let tone: Vec<f32> = (0..12_000)
+            .map(|i| (2.0 * std::f32::consts::PI * 1000.0 * i as f32 / 12_000.0).sin())
+            .collect();
+        let mel = mel_spectrogram(&tone);
+        let peak = mel.column(20).iter().copied().fold(f32::MIN, f32::max);
+        // Magnitude ≈ 128 at the peak bin (window sum 255.5 / 2): power ≈ 1.6e4, weighted by a
+        // band about 56 Hz wide (peak weight ≈ 0.036): about 55 dB.
+        assert!(peak > 30.0 && peak < 70.0, "{peak}");
+    }
+}
