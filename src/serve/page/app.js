@@ -1,0 +1,1 @@
+// placeholder: the page helper replaces this (issue 18)
