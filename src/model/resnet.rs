@@ -195,7 +195,17 @@ impl<B: ModelBackend> ResNet<B> {
     /// - input: `[batch, n_mels, frames]`
     /// - output: `[batch, classes]` logits
     pub fn forward(&self, mel: Tensor<B, 3>) -> Tensor<B, 2> {
-        self.classifier.forward(self.drop.forward(self.embed(mel)))
+        self.classify(self.embed(mel))
+    }
+
+    /// The logits of embeddings from [`Self::embed`], so a caller that needs both (prediction with
+    /// a VA head) runs the convolutions once.
+    ///
+    /// # Shapes
+    /// - input: `[batch, embedding]`
+    /// - output: `[batch, classes]` logits
+    pub fn classify(&self, embedding: Tensor<B, 2>) -> Tensor<B, 2> {
+        self.classifier.forward(self.drop.forward(embedding))
     }
 }
 
