@@ -37,7 +37,9 @@ async fn send(app: Router, req: Request<Body>) -> (StatusCode, HeaderMap, Value)
     let resp = app.oneshot(req).await.unwrap();
     let status = resp.status();
     let headers = resp.headers().clone();
-    let bytes = axum::body::to_bytes(resp.into_body(), 64 << 20).await.unwrap();
+    let bytes = axum::body::to_bytes(resp.into_body(), 64 << 20)
+        .await
+        .unwrap();
     let json = serde_json::from_slice(&bytes)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
     (status, headers, json)
@@ -82,7 +84,9 @@ fn assert_error(status: StatusCode, body: &Value, want: StatusCode, code: &str) 
     assert_eq!(status, want, "{body}");
     assert_eq!(body["error"]["code"], code, "{body}");
     assert!(
-        body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
         "{body}"
     );
 }
@@ -95,7 +99,11 @@ async fn health_is_open_and_readiness_waits_for_a_model() {
     let (s, h, v) = send(app(st.clone()), get("/readyz")).await;
     assert_error(s, &v, StatusCode::SERVICE_UNAVAILABLE, "not_ready");
     assert!(h.contains_key(header::RETRY_AFTER));
-    let (s, _, v) = send(app(st.clone()), raw("/v1/predict", "audio/wav", wav_bytes())).await;
+    let (s, _, v) = send(
+        app(st.clone()),
+        raw("/v1/predict", "audio/wav", wav_bytes()),
+    )
+    .await;
     assert_error(s, &v, StatusCode::SERVICE_UNAVAILABLE, "not_ready");
     let (s, _, v) = send(app(st.clone()), get("/v1/model")).await;
     assert_error(s, &v, StatusCode::SERVICE_UNAVAILABLE, "not_ready");
@@ -123,7 +131,11 @@ async fn the_model_card_describes_the_run_and_the_limits() {
     assert_eq!(v["va"]["scale"], serde_json::json!([0.0, 1.0]));
     let moods = v["va"]["moods"].as_array().unwrap();
     assert!(!moods.is_empty());
-    assert!(moods.iter().all(|m| m["word"].is_string() && m["valence"].is_f64()));
+    assert!(
+        moods
+            .iter()
+            .all(|m| m["word"].is_string() && m["valence"].is_f64())
+    );
     assert_eq!(
         v["input"],
         serde_json::json!({"convention": "librosa", "sample_rate": 12000, "n_mels": 96, "chunk_frames": 141})
@@ -141,14 +153,24 @@ async fn the_model_card_describes_the_run_and_the_limits() {
 async fn predict_answers_raw_and_multipart_alike_with_the_full_shape() {
     let st = ready_state();
     let wav = wav_bytes();
-    let (s, _, v) = send(app(st.clone()), raw("/v1/predict?top_k=3", "audio/wav", wav.clone())).await;
+    let (s, _, v) = send(
+        app(st.clone()),
+        raw("/v1/predict?top_k=3", "audio/wav", wav.clone()),
+    )
+    .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     let labels = v["labels"].as_array().unwrap();
     assert_eq!(labels.len(), 3);
     assert_eq!(v["top_label"], labels[0]);
-    let scores: Vec<f64> = labels.iter().map(|l| l["score"].as_f64().unwrap()).collect();
+    let scores: Vec<f64> = labels
+        .iter()
+        .map(|l| l["score"].as_f64().unwrap())
+        .collect();
     assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
-    assert!((scores.iter().sum::<f64>() - 1.0).abs() < 1e-4, "all 3 classes: {scores:?}");
+    assert!(
+        (scores.iter().sum::<f64>() - 1.0).abs() < 1e-4,
+        "all 3 classes: {scores:?}"
+    );
     let va = &v["va"];
     for k in ["valence", "arousal"] {
         assert!((0.0..=1.0).contains(&va[k].as_f64().unwrap()), "{va}");
@@ -187,7 +209,11 @@ async fn predict_answers_raw_and_multipart_alike_with_the_full_shape() {
     // Sniffed from the bytes when the type says nothing; fewer labels and no segments on request.
     let (s, _, o) = send(
         app(st),
-        raw("/v1/predict?top_k=2&segments=false", "application/octet-stream", wav),
+        raw(
+            "/v1/predict?top_k=2&segments=false",
+            "application/octet-stream",
+            wav,
+        ),
     )
     .await;
     assert_eq!(s, StatusCode::OK, "{o}");
@@ -245,14 +271,23 @@ async fn the_key_guards_v1_only_and_must_match() {
         }
         r.body(Body::empty()).unwrap()
     };
-    for bad in [None, Some("Bearer nope"), Some("Bearer let-me-i"), Some("let-me-in")] {
+    for bad in [
+        None,
+        Some("Bearer nope"),
+        Some("Bearer let-me-i"),
+        Some("let-me-in"),
+    ] {
         let (s, _, v) = send(app(st.clone()), with_key(bad)).await;
         assert_error(s, &v, StatusCode::UNAUTHORIZED, "unauthorized");
     }
     let (s, _, v) = send(app(st.clone()), with_key(Some("Bearer let-me-in"))).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["limits"]["api_key_required"], true);
-    let (s, _, v) = send(app(st.clone()), raw("/v1/predict", "audio/wav", wav_bytes())).await;
+    let (s, _, v) = send(
+        app(st.clone()),
+        raw("/v1/predict", "audio/wav", wav_bytes()),
+    )
+    .await;
     assert_error(s, &v, StatusCode::UNAUTHORIZED, "unauthorized");
     let resp = app(st.clone())
         .oneshot(
@@ -263,7 +298,15 @@ async fn the_key_guards_v1_only_and_must_match() {
         .await
         .unwrap();
     assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
-    for open in ["/healthz", "/readyz", "/metrics", "/", "/app.js", "/style.css", "/openapi.json"] {
+    for open in [
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/",
+        "/app.js",
+        "/style.css",
+        "/openapi.json",
+    ] {
         let resp = app(st.clone()).oneshot(get(open)).await.unwrap();
         assert_eq!(resp.status(), StatusCode::OK, "{open}");
     }
@@ -288,7 +331,11 @@ async fn an_upload_over_the_limit_is_413() {
     let (s, _, v) = send(app(st.clone()), req).await;
     assert_error(s, &v, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
     // Without a declared length: counted as it streams in, raw and multipart.
-    let (s, _, v) = send(app(st.clone()), raw("/v1/predict", "audio/wav", big.clone())).await;
+    let (s, _, v) = send(
+        app(st.clone()),
+        raw("/v1/predict", "audio/wav", big.clone()),
+    )
+    .await;
     assert_error(s, &v, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large");
     let (s, _, v) = send(
         app(st.clone()),
@@ -310,13 +357,21 @@ async fn what_is_not_audio_is_415() {
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("audio/wav", b"this is a text file, not audio".to_vec()),
         ("text/plain", wav_bytes()),
-        ("application/octet-stream", b"plain words, no magic bytes".to_vec()),
+        (
+            "application/octet-stream",
+            b"plain words, no magic bytes".to_vec(),
+        ),
         ("audio/mpeg", Vec::new()),
         ("audio/mpeg", truncated),
     ];
     for (ct, bytes) in cases {
         let (s, _, v) = send(app(st.clone()), raw("/v1/predict", ct, bytes)).await;
-        assert_error(s, &v, StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_audio");
+        assert_error(
+            s,
+            &v,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_audio",
+        );
         let msg = v["error"]["message"].as_str().unwrap();
         assert!(!msg.contains("/tmp"), "no server paths in answers: {msg}");
     }
@@ -328,7 +383,11 @@ async fn what_is_not_audio_is_415() {
         )
         .await
         .unwrap();
-    assert_eq!(resp.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE, "no Content-Type");
+    assert_eq!(
+        resp.status(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "no Content-Type"
+    );
     let (s, _, _) = send(app(st), raw("/v1/predict", "audio/wav", wav_bytes())).await;
     assert_eq!(s, StatusCode::OK);
 }
@@ -348,10 +407,26 @@ async fn decodable_but_unusable_audio_is_422() {
     )
     .await;
     assert_error(s, &v, StatusCode::UNPROCESSABLE_ENTITY, "unusable_audio");
-    assert!(v["error"]["message"].as_str().unwrap().contains("shorter than one"), "{v}");
-    let (s, _, v) = send(app(st.clone()), raw("/v1/predict", "audio/wav", wav_bytes())).await;
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("shorter than one"),
+        "{v}"
+    );
+    let (s, _, v) = send(
+        app(st.clone()),
+        raw("/v1/predict", "audio/wav", wav_bytes()),
+    )
+    .await;
     assert_error(s, &v, StatusCode::UNPROCESSABLE_ENTITY, "unusable_audio");
-    assert!(v["error"]["message"].as_str().unwrap().contains("longer than"), "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("longer than"),
+        "{v}"
+    );
     let (s, _, v) = send(
         app(st),
         raw("/v1/predict", "audio/wav", short_wav(4.0, tmp.path())),
@@ -371,7 +446,11 @@ async fn a_full_queue_is_503_with_retry_after() {
     };
     let st = state_with(limits, None, Some(&fx.run_a()));
     let held = (st.admit().unwrap(), st.admit().unwrap());
-    let (s, h, v) = send(app(st.clone()), raw("/v1/predict", "audio/wav", wav_bytes())).await;
+    let (s, h, v) = send(
+        app(st.clone()),
+        raw("/v1/predict", "audio/wav", wav_bytes()),
+    )
+    .await;
     assert_error(s, &v, StatusCode::SERVICE_UNAVAILABLE, "busy");
     assert_eq!(h[header::RETRY_AFTER], "1");
     let (ct, body) = serve_util::multipart_body(&[("audio", "a.wav", &wav_bytes())]);
@@ -402,7 +481,11 @@ async fn a_batch_answers_each_part_and_one_bad_file_fails_alone() {
         app(st.clone()),
         multipart(
             "/v1/predict/batch?top_k=1",
-            &[("audio", "good.wav", &wav), ("audio", "notes.txt", b"not audio"), ("audio", "again.wav", &wav)],
+            &[
+                ("audio", "good.wav", &wav),
+                ("audio", "notes.txt", b"not audio"),
+                ("audio", "again.wav", &wav),
+            ],
         ),
     )
     .await;
@@ -436,13 +519,24 @@ async fn reload_swaps_runs_and_refuses_a_broken_one() {
     std::fs::write(broken.join("run.json"), "{\"not\": \"a run\"}").unwrap();
     std::fs::write(broken.join("model.mpk"), "garbage").unwrap();
 
-    let st = AppState::new(Limits::default(), None, Some(RunSource::Run(broken.clone())));
+    let st = AppState::new(
+        Limits::default(),
+        None,
+        Some(RunSource::Run(broken.clone())),
+    );
     st.swap(served(&fx.run_a()));
     let st = Arc::new(st);
-    let post = || Request::post("/v1/model/reload").body(Body::empty()).unwrap();
+    let post = || {
+        Request::post("/v1/model/reload")
+            .body(Body::empty())
+            .unwrap()
+    };
     let (s, _, v) = send(app(st.clone()), post()).await;
     assert_error(s, &v, StatusCode::UNPROCESSABLE_ENTITY, "run_refused");
-    assert!(v["error"]["message"].as_str().unwrap().contains("run.json"), "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("run.json"),
+        "{v}"
+    );
     let (_, _, v) = send(app(st.clone()), get("/readyz")).await;
     assert_eq!(v["run"], "run_a", "A keeps serving");
 
@@ -452,19 +546,41 @@ async fn reload_swaps_runs_and_refuses_a_broken_one() {
     let (s, _, v) = send(app(st.clone()), post()).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v, serde_json::json!({"run": "run_b", "previous": "run_a"}));
-    let (_, _, v) = send(app(st.clone()), raw("/v1/predict", "audio/wav", wav_bytes())).await;
+    let (_, _, v) = send(
+        app(st.clone()),
+        raw("/v1/predict", "audio/wav", wav_bytes()),
+    )
+    .await;
     assert_eq!(v["model"]["run"], "run_b");
     let (_, _, m) = send(app(st), get("/metrics")).await;
-    assert!(m.as_str().unwrap().contains("musav_model_run{run=\"run_b\"} 1"), "{m}");
+    assert!(
+        m.as_str()
+            .unwrap()
+            .contains("musav_model_run{run=\"run_b\"} 1"),
+        "{m}"
+    );
 }
 
 #[tokio::test]
 async fn metrics_openapi_page_and_unknown_routes() {
     let st = ready_state();
-    send(app(st.clone()), raw("/v1/predict", "audio/wav", wav_bytes())).await;
-    send(app(st.clone()), raw("/v1/predict", "text/plain", b"x".to_vec())).await;
+    send(
+        app(st.clone()),
+        raw("/v1/predict", "audio/wav", wav_bytes()),
+    )
+    .await;
+    send(
+        app(st.clone()),
+        raw("/v1/predict", "text/plain", b"x".to_vec()),
+    )
+    .await;
     let resp = app(st.clone()).oneshot(get("/metrics")).await.unwrap();
-    assert!(resp.headers()[header::CONTENT_TYPE].to_str().unwrap().contains("text"));
+    assert!(
+        resp.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .contains("text")
+    );
     let (_, _, m) = send(app(st.clone()), get("/metrics")).await;
     let m = m.as_str().unwrap().to_string();
     for want in [
@@ -479,13 +595,28 @@ async fn metrics_openapi_page_and_unknown_routes() {
     }
     let (s, _, doc) = send(app(st.clone()), get("/openapi.json")).await;
     assert_eq!(s, StatusCode::OK);
-    for path in ["/v1/predict", "/v1/predict/batch", "/v1/model", "/v1/model/reload", "/healthz", "/readyz"] {
-        assert!(doc["paths"][path].is_object(), "{path} missing from openapi.json");
+    for path in [
+        "/v1/predict",
+        "/v1/predict/batch",
+        "/v1/model",
+        "/v1/model/reload",
+        "/healthz",
+        "/readyz",
+    ] {
+        assert!(
+            doc["paths"][path].is_object(),
+            "{path} missing from openapi.json"
+        );
     }
     assert!(doc["paths"]["/v1/predict"]["post"]["responses"]["415"].is_object());
     assert!(doc["components"]["schemas"]["PredictAnswer"].is_object());
     let resp = app(st.clone()).oneshot(get("/")).await.unwrap();
-    assert!(resp.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
+    assert!(
+        resp.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
     let (s, _, v) = send(app(st.clone()), get("/v2/nothing")).await;
     assert_error(s, &v, StatusCode::NOT_FOUND, "not_found");
     let (s, _, v) = send(app(st), get("/v1/predict")).await;

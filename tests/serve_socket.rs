@@ -71,7 +71,11 @@ impl Server {
             {
                 return r.json().unwrap();
             }
-            assert!(t0.elapsed() < Duration::from_secs(60), "never ready: {}", self.log());
+            assert!(
+                t0.elapsed() < Duration::from_secs(60),
+                "never ready: {}",
+                self.log()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -116,7 +120,12 @@ fn client() -> Client {
 }
 
 fn post_raw(c: &Client, url: &str, ct: &str, bytes: Vec<u8>) -> (u16, Value) {
-    let r = c.post(url).header(CONTENT_TYPE, ct).body(bytes).send().unwrap();
+    let r = c
+        .post(url)
+        .header(CONTENT_TYPE, ct)
+        .body(bytes)
+        .send()
+        .unwrap();
     let status = r.status().as_u16();
     (status, r.json().unwrap_or(Value::Null))
 }
@@ -157,7 +166,10 @@ fn every_format_answers_as_musav_predict_does() {
         let (s, raw) = post_file(&c, &url, ct, path);
         assert_eq!(s, 200, "{}: {raw}", path.display());
         serve_util::assert_same_scores(&raw, want, 1e-5);
-        assert_eq!(raw["segments"].as_array().unwrap().len(), want["segments"].as_array().unwrap().len());
+        assert_eq!(
+            raw["segments"].as_array().unwrap().len(),
+            want["segments"].as_array().unwrap().len()
+        );
         assert_eq!(raw["warnings"], want["warnings"], "{}", path.display());
         let name = path.file_name().unwrap().to_str().unwrap();
         let bytes = std::fs::read(path).unwrap();
@@ -178,7 +190,10 @@ fn every_format_answers_as_musav_predict_does() {
     let (s, v) = post_multipart(
         &c,
         &server.url("/v1/predict/batch?top_k=10"),
-        &[("audio", "good.mp3", &good), ("audio", "bad.mp3", b"ID3 but nothing after")],
+        &[
+            ("audio", "good.mp3", &good),
+            ("audio", "bad.mp3", b"ID3 but nothing after"),
+        ],
     );
     assert_eq!(s, 200, "{v}");
     serve_util::assert_same_scores(&v["results"][0]["ok"], &cli[1], 1e-5);
@@ -197,7 +212,9 @@ fn declared_too_long(addr: &str, declared: u64) -> String {
     )
     .unwrap();
     let mut buf = [0u8; 512];
-    let n = s.read(&mut buf).expect("an answer before the body was sent");
+    let n = s
+        .read(&mut buf)
+        .expect("an answer before the body was sent");
     String::from_utf8_lossy(&buf[..n])
         .lines()
         .next()
@@ -211,7 +228,14 @@ fn bad_inputs_get_clear_errors_and_the_server_keeps_serving() {
     let tmp = tempfile::tempdir().unwrap();
     let run_a = fx.run_a();
     let server = Server::start(
-        &["--run", run_a.to_str().unwrap(), "--max-upload-mb", "2", "--max-seconds", "60"],
+        &[
+            "--run",
+            run_a.to_str().unwrap(),
+            "--max-upload-mb",
+            "2",
+            "--max-seconds",
+            "60",
+        ],
         &[],
     );
     let c = client();
@@ -224,15 +248,69 @@ fn bad_inputs_get_clear_errors_and_the_server_keeps_serving() {
     let long = tmp.path().join("long.wav");
     serve_util::tiled_wav(&wav, 70.0, &long);
     let cases: Vec<(&str, &str, Vec<u8>, u16, &str)> = vec![
-        ("/v1/predict", "audio/wav", b"just text".to_vec(), 415, "unsupported_audio"),
-        ("/v1/predict", "audio/mpeg", mp3[..400].to_vec(), 415, "unsupported_audio"),
-        ("/v1/predict", "audio/mpeg", Vec::new(), 415, "unsupported_audio"),
-        ("/v1/predict", "text/plain", b"hello".to_vec(), 415, "unsupported_audio"),
-        ("/v1/predict", "audio/wav", std::fs::read(&short).unwrap(), 422, "unusable_audio"),
-        ("/v1/predict", "audio/wav", std::fs::read(&long).unwrap(), 422, "unusable_audio"),
-        ("/v1/predict?top_k=-1", "audio/mpeg", mp3.clone(), 400, "bad_query"),
-        ("/v1/predict", "multipart/form-data; boundary=zz", b"--zz\r\nbroken".to_vec(), 400, "bad_multipart"),
-        ("/v1/predict", "audio/wav", vec![1u8; 3 << 20], 413, "payload_too_large"),
+        (
+            "/v1/predict",
+            "audio/wav",
+            b"just text".to_vec(),
+            415,
+            "unsupported_audio",
+        ),
+        (
+            "/v1/predict",
+            "audio/mpeg",
+            mp3[..400].to_vec(),
+            415,
+            "unsupported_audio",
+        ),
+        (
+            "/v1/predict",
+            "audio/mpeg",
+            Vec::new(),
+            415,
+            "unsupported_audio",
+        ),
+        (
+            "/v1/predict",
+            "text/plain",
+            b"hello".to_vec(),
+            415,
+            "unsupported_audio",
+        ),
+        (
+            "/v1/predict",
+            "audio/wav",
+            std::fs::read(&short).unwrap(),
+            422,
+            "unusable_audio",
+        ),
+        (
+            "/v1/predict",
+            "audio/wav",
+            std::fs::read(&long).unwrap(),
+            422,
+            "unusable_audio",
+        ),
+        (
+            "/v1/predict?top_k=-1",
+            "audio/mpeg",
+            mp3.clone(),
+            400,
+            "bad_query",
+        ),
+        (
+            "/v1/predict",
+            "multipart/form-data; boundary=zz",
+            b"--zz\r\nbroken".to_vec(),
+            400,
+            "bad_multipart",
+        ),
+        (
+            "/v1/predict",
+            "audio/wav",
+            vec![1u8; 3 << 20],
+            413,
+            "payload_too_large",
+        ),
     ];
     for (path, ct, body, status, want) in cases {
         let (s, v) = post_raw(&c, &server.url(path), ct, body);
@@ -256,7 +334,10 @@ fn the_key_is_required_on_v1_when_set() {
     let fx = serve_util::fixture();
     let run_a = fx.run_a();
     let key = "k3y-for-tests-only";
-    let server = Server::start(&["--run", run_a.to_str().unwrap()], &[("MUSAV_API_KEY", key)]);
+    let server = Server::start(
+        &["--run", run_a.to_str().unwrap()],
+        &[("MUSAV_API_KEY", key)],
+    );
     let c = client();
     server.wait_ready(&c);
     let wav = std::fs::read(&fx.wavs()[0]).unwrap();
@@ -269,7 +350,10 @@ fn the_key_is_required_on_v1_when_set() {
             r = r.header(AUTHORIZATION, a);
         }
         let r = r.send().unwrap();
-        (r.status().as_u16(), r.json::<Value>().unwrap_or(Value::Null))
+        (
+            r.status().as_u16(),
+            r.json::<Value>().unwrap_or(Value::Null),
+        )
     };
     let (s, v) = send(None);
     assert_eq!((s, code(&v)), (401, "unauthorized"));
@@ -288,7 +372,14 @@ fn sixteen_at_once_with_a_queue_of_four_get_answers_or_503_only() {
     let tmp = tempfile::tempdir().unwrap();
     let run_a = fx.run_a();
     let server = Server::start(
-        &["--run", run_a.to_str().unwrap(), "--workers", "1", "--queue", "4"],
+        &[
+            "--run",
+            run_a.to_str().unwrap(),
+            "--workers",
+            "1",
+            "--queue",
+            "4",
+        ],
         &[],
     );
     let c = client();
@@ -404,7 +495,12 @@ fn a_finished_run_replaces_the_served_one_without_a_failed_request() {
     let stop = Arc::new(AtomicBool::new(false));
     let seen = Arc::new(Mutex::new(Vec::<(u16, String)>::new()));
     let looper = {
-        let (stop, seen, url, wav) = (stop.clone(), seen.clone(), server.url("/v1/predict"), wav.clone());
+        let (stop, seen, url, wav) = (
+            stop.clone(),
+            seen.clone(),
+            server.url("/v1/predict"),
+            wav.clone(),
+        );
         std::thread::spawn(move || {
             let c = client();
             while !stop.load(Ordering::SeqCst) {
@@ -421,7 +517,11 @@ fn a_finished_run_replaces_the_served_one_without_a_failed_request() {
     std::fs::rename(&staged, runs.join("run_b")).unwrap();
     let t0 = Instant::now();
     while !seen.lock().unwrap().iter().any(|(_, r)| r == "run_b") {
-        assert!(t0.elapsed() < Duration::from_secs(30), "never switched: {}", server.log());
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "never switched: {}",
+            server.log()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_millis(300));
@@ -436,15 +536,79 @@ fn a_finished_run_replaces_the_served_one_without_a_failed_request() {
     assert_eq!(r.status(), 422);
     let v: Value = r.json().unwrap();
     assert_eq!(code(&v), "run_refused", "{v}");
-    assert!(v["error"]["message"].as_str().unwrap().contains("run_c"), "{v}");
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("run_c"),
+        "{v}"
+    );
     std::thread::sleep(Duration::from_millis(600));
     stop.store(true, Ordering::SeqCst);
     looper.join().unwrap();
 
     let seen = seen.lock().unwrap();
-    assert!(seen.iter().all(|(s, _)| *s == 200), "a request failed: {seen:?}");
+    assert!(
+        seen.iter().all(|(s, _)| *s == 200),
+        "a request failed: {seen:?}"
+    );
     let first_b = seen.iter().position(|(_, r)| r == "run_b").unwrap();
-    assert!(first_b > 0 && seen[..first_b].iter().all(|(_, r)| r == "run_a"), "{seen:?}");
-    assert!(seen[first_b..].iter().all(|(_, r)| r == "run_b"), "{seen:?}");
+    assert!(
+        first_b > 0 && seen[..first_b].iter().all(|(_, r)| r == "run_a"),
+        "{seen:?}"
+    );
+    assert!(
+        seen[first_b..].iter().all(|(_, r)| r == "run_b"),
+        "{seen:?}"
+    );
     assert_eq!(server.wait_ready(&c)["run"], "run_b");
+}
+
+/// npm's audio-lena (one real recording, 44.1 kHz mono, in many encodings), which scripts/test.sh
+/// installs into the cache.
+fn lena_dir() -> PathBuf {
+    let cache = std::env::var_os("MUSAV_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/musav")
+        });
+    cache.join("npm-audio/node_modules/audio-lena")
+}
+
+#[test]
+fn a_real_recording_in_every_encoding_answers_as_musav_predict_does() {
+    let dir = lena_dir();
+    assert!(
+        dir.join("lena.wav").is_file(),
+        "{}: missing; scripts/test.sh installs npm's audio-lena there",
+        dir.display()
+    );
+    let fx = serve_util::fixture();
+    let names = ["lena.wav", "lena.mp3", "lena.ogg", "lena.flac"];
+    let paths: Vec<PathBuf> = names.iter().map(|n| dir.join(n)).collect();
+    let cli = serve_util::cli_predict(&fx.run_a(), &paths, 10);
+    assert_eq!(cli.len(), 4);
+    let run_a = fx.run_a();
+    let server = Server::start(&["--run", run_a.to_str().unwrap()], &[]);
+    let c = client();
+    server.wait_ready(&c);
+    let url = server.url("/v1/predict?top_k=10");
+    let mut answers = Vec::new();
+    for (path, want) in paths.iter().zip(&cli) {
+        let (s, v) = post_file(&c, &url, "application/octet-stream", path);
+        assert_eq!(s, 200, "{}: {v}", path.display());
+        serve_util::assert_same_scores(&v, want, 1e-5);
+        assert_eq!(v["audio"]["sample_rate"], 44100, "{v}");
+        assert_eq!(v["audio"]["channels"], 1, "{v}");
+        let seconds = v["audio"]["duration_s"].as_f64().unwrap();
+        assert!((seconds - 541_184.0 / 44_100.0).abs() < 0.1, "{seconds}");
+        assert!(v["audio"]["chunks"].as_u64().unwrap() >= 4, "{v}");
+        answers.push(v);
+    }
+    // WAV and FLAC hold the same samples: the same answer.
+    serve_util::assert_same_scores(&answers[0], &answers[3], 1e-6);
+    // Encodings musav does not decode are refused, and the server goes on.
+    for other in ["lena.opus", "lena.m4a"] {
+        let (s, v) = post_file(&c, &url, "application/octet-stream", &dir.join(other));
+        assert_eq!((s, code(&v)), (415, "unsupported_audio"), "{other}: {v}");
+    }
+    let (s, _) = post_file(&c, &url, "audio/mpeg", &dir.join("lena.mp3"));
+    assert_eq!(s, 200);
 }

@@ -10,13 +10,11 @@ use crate::serve::{AppState, Limits, RunSource, ServeConfig};
 
 /// Serve a trained run as a web API (mood label, valence–arousal point, mood over time)
 #[derive(Debug, clap::Args)]
-#[command(
-    after_help = "Examples:\n  musav serve --run runs/run-001\n  \
+#[command(after_help = "Examples:\n  musav serve --run runs/run-001\n  \
                   musav serve --runs runs --addr 0.0.0.0:8080 --api-key \"$KEY\" --workers 4\n  \
                   curl -H 'Content-Type: audio/mpeg' --data-binary @song.mp3 http://127.0.0.1:8080/v1/predict\n\
                   With --runs the newest finished run under DIR is served, and a newer one replaces it when it\n\
-                  finishes (or on POST /v1/model/reload). The API is described at /openapi.json."
-)]
+                  finishes (or on POST /v1/model/reload). The API is described at /openapi.json.")]
 #[command(group(clap::ArgGroup::new("model").required(true).args(["run", "runs"])))]
 pub struct Args {
     /// Run directory made by `musav train` (and `musav train-va` for VA)
@@ -29,7 +27,12 @@ pub struct Args {
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub addr: SocketAddr,
     /// Require `Authorization: Bearer KEY` on /v1/ routes
-    #[arg(long, env = "MUSAV_API_KEY", hide_env_values = true, value_name = "KEY")]
+    #[arg(
+        long,
+        env = "MUSAV_API_KEY",
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
     pub api_key: Option<String>,
     /// Largest upload accepted (413 above)
     #[arg(long, default_value_t = 50, value_name = "MB")]

@@ -153,7 +153,9 @@ fn validation(run: &RunDir) -> Option<ValidationCard> {
             va,
         });
     }
-    let state: LoopState = RunDir::new(run.path(CHECKPOINT)).read_json(STATE_JSON).ok()?;
+    let state: LoopState = RunDir::new(run.path(CHECKPOINT))
+        .read_json(STATE_JSON)
+        .ok()?;
     let best = state.history.iter().find(|e| e.epoch == state.best_epoch)?;
     Some(ValidationCard {
         macro_f1: best.val_macro_f1,

@@ -60,8 +60,14 @@ pub struct PredictAnswer {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
 pub enum BatchItem {
-    Ok { file: String, ok: Box<PredictAnswer> },
-    Error { file: String, error: ErrorDetail },
+    Ok {
+        file: String,
+        ok: Box<PredictAnswer>,
+    },
+    Error {
+        file: String,
+        error: ErrorDetail,
+    },
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -148,7 +154,10 @@ fn options(st: &AppState) -> PredictOptions {
 
 /// A place for the request, or the early answer (not ready, busy) with its body drained.
 fn admit(st: &AppState, req: Request, limit: u64) -> Result<(Request, Admission), ApiError> {
-    let admitted = st.current().ok_or(ApiError::NotReady).and_then(|_| st.admit());
+    let admitted = st
+        .current()
+        .ok_or(ApiError::NotReady)
+        .and_then(|_| st.admit());
     match admitted {
         Ok(a) => Ok((req, a)),
         Err(e) => {

@@ -58,7 +58,21 @@ pub fn declared_format(content_type: Option<&str>) -> Result<Option<&'static str
 /// The format a file's first bytes show.
 pub fn sniff(head: &[u8]) -> Option<&'static str> {
     match head {
-        [b'R', b'I', b'F', b'F', _, _, _, _, b'W', b'A', b'V', b'E', ..] => Some("wav"),
+        [
+            b'R',
+            b'I',
+            b'F',
+            b'F',
+            _,
+            _,
+            _,
+            _,
+            b'W',
+            b'A',
+            b'V',
+            b'E',
+            ..,
+        ] => Some("wav"),
         [b'O', b'g', b'g', b'S', ..] => Some("ogg"),
         [b'f', b'L', b'a', b'C', ..] => Some("flac"),
         [b'I', b'D', b'3', ..] => Some("mp3"),
@@ -116,7 +130,11 @@ impl Sink {
     }
 
     /// Names the file by its format; an empty or unrecognised upload is a 415.
-    async fn finish(mut self, fallback: Option<&'static str>, name: String) -> Result<Upload, ApiError> {
+    async fn finish(
+        mut self,
+        fallback: Option<&'static str>,
+        name: String,
+    ) -> Result<Upload, ApiError> {
         self.file.flush().await.map_err(internal)?;
         if self.bytes == 0 {
             return Err(ApiError::Unsupported(format!(
@@ -142,7 +160,11 @@ impl Sink {
 }
 
 /// A raw-body upload (`Content-Type: audio/*` or `application/octet-stream`).
-pub async fn receive_raw(headers: &HeaderMap, mut body: Body, limit: u64) -> Result<Upload, ApiError> {
+pub async fn receive_raw(
+    headers: &HeaderMap,
+    mut body: Body,
+    limit: u64,
+) -> Result<Upload, ApiError> {
     let ct = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
@@ -246,8 +268,14 @@ mod tests {
         assert_eq!(sniff(&[0xFF, 0xFB, 0x90, 0x00]), Some("mp3"));
         assert_eq!(sniff(b"hello, world"), None);
         assert_eq!(declared_format(Some("audio/mpeg")).unwrap(), Some("mp3"));
-        assert_eq!(declared_format(Some("audio/x-wav; charset=x")).unwrap(), Some("wav"));
-        assert_eq!(declared_format(Some("application/octet-stream")).unwrap(), None);
+        assert_eq!(
+            declared_format(Some("audio/x-wav; charset=x")).unwrap(),
+            Some("wav")
+        );
+        assert_eq!(
+            declared_format(Some("application/octet-stream")).unwrap(),
+            None
+        );
         assert_eq!(declared_format(Some("audio/aac")).unwrap(), None);
         assert!(declared_format(Some("text/plain")).is_err());
         assert!(declared_format(None).is_err());

@@ -18,7 +18,11 @@ const LOG: &str = crate::retrain::LOG;
 pub fn run_key(dir: &Path) -> RunKey {
     let modified = ["model.mpk", "va/va_head.json", "va/va_head.mpk"]
         .iter()
-        .filter_map(|f| std::fs::metadata(dir.join(f)).and_then(|m| m.modified()).ok())
+        .filter_map(|f| {
+            std::fs::metadata(dir.join(f))
+                .and_then(|m| m.modified())
+                .ok()
+        })
         .max();
     RunKey {
         dir: dir.to_path_buf(),

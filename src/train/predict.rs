@@ -284,7 +284,10 @@ impl Predictor {
             });
         }
         let mut warnings = source.warnings.clone();
-        let rms = (samples.iter().map(|&v| (v as f64) * (v as f64)).sum::<f64>()
+        let rms = (samples
+            .iter()
+            .map(|&v| (v as f64) * (v as f64))
+            .sum::<f64>()
             / samples.len().max(1) as f64)
             .sqrt();
         let dbfs = 20.0 * rms.max(1e-12).log10();
@@ -343,7 +346,10 @@ impl Predictor {
             .enumerate()
             .map(|(i, &st)| {
                 let best = argmax(&scored.probs[i]);
-                let point = scored.chunk_va.as_ref().map(|p| clamp_va([p[[i, 0]], p[[i, 1]]]).0);
+                let point = scored
+                    .chunk_va
+                    .as_ref()
+                    .map(|p| clamp_va([p[[i, 0]], p[[i, 1]]]).0);
                 Segment {
                     start_s: round_ms(st as f64 * hop_s).min(seconds),
                     end_s: round_ms((st + frames - 1) as f64 * hop_s).min(seconds),

@@ -56,7 +56,16 @@ fn ok(cmd: &mut Command) {
 fn build(root: &Path) {
     let p = |s: &str| root.join(s);
     ok(musav()
-        .args(["synth", "--per-label", "6", "--seconds", "7", "--labels-limit", "3", "--out"])
+        .args([
+            "synth",
+            "--per-label",
+            "6",
+            "--seconds",
+            "7",
+            "--labels-limit",
+            "3",
+            "--out",
+        ])
         .arg(p("synth")));
     ok(musav()
         .arg("export")
@@ -172,9 +181,9 @@ pub fn encode(wav: &Path, ext: &str, dir: &Path) -> PathBuf {
         }
         other => panic!("no encoder for {other}"),
     };
-    let status = cmd
-        .status()
-        .unwrap_or_else(|e| panic!("{cmd:?}: {e}; run scripts/test.sh (it installs lame, vorbis-tools, flac)"));
+    let status = cmd.status().unwrap_or_else(|e| {
+        panic!("{cmd:?}: {e}; run scripts/test.sh (it installs lame, vorbis-tools, flac)")
+    });
     assert!(status.success(), "{cmd:?} failed");
     out
 }
@@ -182,7 +191,14 @@ pub fn encode(wav: &Path, ext: &str, dir: &Path) -> PathBuf {
 /// `musav predict --format json` of `files`: the answers by file path.
 pub fn cli_predict(run_dir: &Path, files: &[PathBuf], top: usize) -> Vec<serde_json::Value> {
     let (ok, out, err) = run(musav()
-        .args(["predict", "--format", "json", "--top", &top.to_string(), "--run"])
+        .args([
+            "predict",
+            "--format",
+            "json",
+            "--top",
+            &top.to_string(),
+            "--run",
+        ])
         .arg(run_dir)
         .args(files));
     assert!(ok, "{err}");
