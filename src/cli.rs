@@ -38,6 +38,7 @@ pub enum Command {
     Compare(commands::compare::Args),
     TrainVa(commands::train_va::Args),
     ValidateVa(commands::validate_va::Args),
+    Serve(commands::serve::Args),
 }
 
 /// Where the metadata comes from (shared by every command that reads it).
@@ -95,5 +96,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Compare(a) => commands::compare::run(a),
         Command::TrainVa(a) => commands::train_va::run(a),
         Command::ValidateVa(a) => commands::validate_va::run(a),
+        Command::Serve(a) => commands::serve::run(a),
     }
 }

@@ -17,6 +17,7 @@ pub mod llm;
 pub mod model;
 pub mod plot;
 pub mod retrain;
+pub mod serve;
 pub mod synth;
 pub mod train;
 pub mod tui;

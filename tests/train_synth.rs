@@ -157,18 +157,19 @@ fn trains_on_the_synthetic_corpus_validates_and_compares() {
     let preds = pred["predictions"].as_array().unwrap();
     assert_eq!(preds.len(), 2, "{out}");
     for p in preds {
-        let top = p["top"].as_array().unwrap();
+        let top = p["labels"].as_array().unwrap();
         assert_eq!(top.len(), 3);
-        let probs: Vec<f64> = top
-            .iter()
-            .map(|l| l["probability"].as_f64().unwrap())
-            .collect();
+        let probs: Vec<f64> = top.iter().map(|l| l["score"].as_f64().unwrap()).collect();
         assert!(
             probs.windows(2).all(|w| w[0] >= w[1]) && probs[0] <= 1.0,
             "{probs:?}"
         );
-        let va = p["va"].as_array().unwrap();
-        assert!(va.iter().all(|v| v.as_f64().unwrap().is_finite()));
+        let va = &p["va"];
+        assert!(
+            ["valence", "arousal"]
+                .iter()
+                .all(|k| va[k].as_f64().unwrap().is_finite())
+        );
     }
     assert_eq!(pred["failed"].as_array().unwrap().len(), 1);
 

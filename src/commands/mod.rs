@@ -8,6 +8,7 @@ pub mod mel;
 pub mod name;
 pub mod predict;
 pub mod review;
+pub mod serve;
 pub mod stats;
 pub mod synth;
 pub mod train;

@@ -205,7 +205,12 @@ impl<B: ModelBackend> ResNet<B> {
         self.classify(self.embed(mel))
     }
 
-    /// Class logits of an embedding from [`Self::embed`].
+    /// The logits of embeddings from [`Self::embed`], so a caller that needs both (prediction with
+    /// a VA head, training with the auxiliary VA loss) runs the convolutions once.
+    ///
+    /// # Shapes
+    /// - input: `[batch, embedding]`
+    /// - output: `[batch, classes]` logits
     pub fn classify(&self, embedding: Tensor<B, 2>) -> Tensor<B, 2> {
         self.classifier.forward(self.drop.forward(embedding))
     }
