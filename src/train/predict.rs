@@ -22,7 +22,7 @@ use super::artifacts::{ArtifactError, LABELS_TOML, RunDir, RunInfo};
 use super::run::CpuBackend;
 use crate::audio::TARGET_SAMPLE_RATE;
 use crate::audio::decode::{DecodeError, SourceInfo};
-use crate::audio::mel::{MelConfig, mel_spectrogram};
+use crate::audio::mel::MelConfig;
 use crate::curation::labels::LabelMap;
 use crate::dataset::va::VaTable;
 use crate::model::resnet::ResNet;
@@ -41,14 +41,14 @@ const SILENCE_DBFS: f32 = -50.0;
 
 /// The one place audio enters prediction: 12 kHz mono plus what the file was. Taking the run lets
 /// the features follow the convention the run was trained with.
-pub fn load_audio(path: &Path, _info: &RunInfo) -> Result<(Vec<f32>, SourceInfo), DecodeError> {
-    crate::audio::decode::load_mono_12k_with_info(path)
+pub fn load_audio(path: &Path, info: &RunInfo) -> Result<(Vec<f32>, SourceInfo), DecodeError> {
+    info.convention.load(path)
 }
 
-/// The name of the feature convention [`load_audio`] follows for this run (MTG-Jamendo's, computed
-/// as librosa does), for answers that describe the model's input.
-pub fn feature_convention(_info: &RunInfo) -> String {
-    "librosa".into()
+/// The name of the feature convention [`load_audio`] and the mel-spectrogram follow for this run
+/// (`mtg` or `librosa`), for answers that describe the model's input.
+pub fn feature_convention(info: &RunInfo) -> String {
+    info.convention.to_string()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -297,7 +297,7 @@ impl Predictor {
             ));
         }
         let frames = self.info.chunk.frames;
-        let mut mel = mel_spectrogram(samples, &self.mel);
+        let mut mel = self.info.convention.mel(samples);
         if mel.ncols() < frames {
             if opts.short == ShortAudio::Refuse {
                 return Err(AudioError::TooShort {
