@@ -126,11 +126,10 @@ impl<'a> Mp3Stream<'a> {
             return Err(NotForThisDecoder::NoAudio);
         }
         let mut report = Mp3Report::default();
-        let reached_end = self.span.end.is_none_or(|end| at < end);
-        if reached_end {
-            if let Some(w) = self.shortfall(frames, leftover) {
-                report.warnings.push(w);
-            }
+        // Stopping at the end of the music leaves nothing missing; running out of input may.
+        let ran_out = self.span.end.is_none_or(|end| at < end);
+        if ran_out && let Some(w) = self.shortfall(frames, leftover) {
+            report.warnings.push(w);
         }
         if damaged > 0 {
             report.warnings.push(format!(
