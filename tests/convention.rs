@@ -34,9 +34,12 @@ fn signal(path: &Path) -> Vec<f32> {
 }
 
 /// Parity figures of ours against Essentia's: (mean |Δ|, max |Δ|) over the values Essentia puts
-/// above its floor, and the number of values where exactly one side is at the floor.
-fn compare(ours: &Array2<f32>, reference: &Array2<f32>) -> (f64, f64, usize) {
+/// above its floor and, when `range` is given, within `range` dB of the clip's peak; and the number
+/// of values (all of them) where exactly one side is at the floor.
+fn compare(ours: &Array2<f32>, reference: &Array2<f32>, range: Option<f32>) -> (f64, f64, usize) {
     assert_eq!(ours.dim(), reference.dim(), "shape (bands, frames)");
+    let peak = reference.iter().copied().fold(f32::MIN, f32::max);
+    let lowest = range.map_or(f32::MIN, |r| peak - r);
     let mut sum = 0.0f64;
     let mut max = 0.0f64;
     let mut n = 0usize;
@@ -46,7 +49,7 @@ fn compare(ours: &Array2<f32>, reference: &Array2<f32>) -> (f64, f64, usize) {
         if fa != fb {
             floor_mismatch += 1;
         }
-        if fa || fb {
+        if fa || fb || b < lowest {
             continue;
         }
         let d = f64::from((a - b).abs());
@@ -60,34 +63,44 @@ fn compare(ours: &Array2<f32>, reference: &Array2<f32>) -> (f64, f64, usize) {
 /// Every clip Essentia analysed (WAV at 12, 44.1 and 48 kHz, stereo, MP3 at three rates, digital
 /// silence, a clip shorter than one frame): same frame count, mean |Δ| < 0.05 dB, max < 0.5 dB,
 /// and the same values at Essentia's −200 dB floor.
+///
+/// WAV decodes exactly on both sides, so every value is compared. An MP3 is decoded by nanomp3
+/// here and by FFmpeg in Essentia, two float decoders whose rounding differs at about 1e-7 of full
+/// scale: values more than 130 dB below the clip's peak are that rounding noise (up to 1.1 dB
+/// apart at −134 dB on the stereo clip, 28 dB at −197 dB in the pure tone's empty bands), not the
+/// recipe, and are left out of the figures for MP3s (the floor check still covers them).
 #[test]
 fn mtg_matches_essentia_on_every_fixture_clip() {
     let clips = [
         audio_fixture("parity_stereo_44k.wav"),
         audio_fixture("parity_music_12k.wav"),
+        essentia("stereo_48k.wav"),
+        essentia("silence_44k.wav"),
+        essentia("short_44k.wav"),
         audio_fixture("stereo_44k.mp3"),
         audio_fixture("stereo_32k.mp3"),
         audio_fixture("stereo_22k.mp3"),
         audio_fixture("tone_440.mp3"),
-        essentia("stereo_48k.wav"),
-        essentia("silence_44k.wav"),
-        essentia("short_44k.wav"),
     ];
     let mut report = String::new();
+    let mut failed = false;
     for clip in &clips {
         let stem = clip.file_stem().unwrap().to_str().unwrap();
+        let mp3 = clip.extension().is_some_and(|e| e == "mp3");
         // The fixture is in the released files' layout (Fortran order), read by musav's reader.
         let reference = read_mel(&essentia(&format!("{stem}.essentia.npy"))).unwrap();
         let (samples, _) = Convention::Mtg.load(clip).unwrap();
         let ours = Convention::Mtg.mel(&samples);
-        let (mean, max, floor) = compare(&ours, &reference);
+        assert_eq!(ours.dim(), reference.dim(), "{stem}: frame count");
+        let (mean, max, floor) = compare(&ours, &reference, mp3.then_some(130.0));
         report.push_str(&format!(
             "{stem}: {} frames, mean |Δ| {mean:.5} dB, max {max:.4} dB, floor mismatches {floor}\n",
             ours.ncols()
         ));
-        assert!(mean < 0.05 && max < 0.5 && floor == 0, "{report}");
+        failed |= !(mean < 0.05 && max < 0.5 && floor == 0);
     }
     eprint!("{report}");
+    assert!(!failed, "{report}");
 }
 
 #[test]
@@ -151,7 +164,7 @@ fn mel_bands_are_essentias() {
         assert_eq!(a > 0.0, b > 0.0, "the same bins are inside each band");
         worst = worst.max((a - b).abs());
     }
-    assert!(worst < 1e-6, "max |Δ| {worst}");
+    assert!(worst < 5e-7, "max |Δ| {worst}");
 }
 
 #[test]
@@ -233,6 +246,11 @@ fn export(data: &Path, out: &Path) {
 }
 
 fn train(export: &Path, features: &Path, out: &Path, extra: &[&str]) -> (bool, String, String) {
+    let epochs = if extra.contains(&"--epochs") {
+        &[][..]
+    } else {
+        &["--epochs", "2"][..]
+    };
     run(musav()
         .arg("train")
         .arg("--export")
@@ -243,7 +261,8 @@ fn train(export: &Path, features: &Path, out: &Path, extra: &[&str]) -> (bool, S
         .arg(out)
         .args(["--channels", "8,8,16", "--embedding", "16"])
         .args(["--chunk-frames", "64", "--batch-size", "8"])
-        .args(["--epochs", "2", "--lr", "3e-3"])
+        .args(["--lr", "3e-3"])
+        .args(epochs)
         .args(extra))
 }
 

@@ -137,15 +137,22 @@ fn mel_to_hz(mel: f32) -> f32 {
 }
 
 /// The band weights, `96 × 257`: row `b` is the triangle from edge `b` over edge `b + 1` to edge
-/// `b + 2`, scaled to unit area.
+/// `b + 2`, scaled to unit area (within 2e-7 of Essentia's weights, tests/convention.rs).
 pub fn filterbank() -> Array2<f32> {
     let bins = FRAME / 2 + 1;
     let nyquist = TARGET_SAMPLE_RATE as f32 / 2.0;
     let low = hz_to_mel(0.0);
     let high = hz_to_mel(nyquist);
     let spacing = (high - low) / (BANDS + 1) as f32;
+    // Accumulated step by step in single precision, as Essentia does: the top edge lands at
+    // 6000.02 Hz, so the Nyquist bin keeps a sliver of the last band.
+    let mut mel = low;
     let edges: Vec<f32> = (0..BANDS + 2)
-        .map(|i| mel_to_hz(low + i as f32 * spacing))
+        .map(|_| {
+            let hz = mel_to_hz(mel);
+            mel += spacing;
+            hz
+        })
         .collect();
     let bin_hz = nyquist / (bins - 1) as f32;
     Array2::from_shape_fn((BANDS, bins), |(b, j)| {
@@ -335,8 +342,13 @@ mod tests {
         let bin_hz = 6000.0 / 256.0;
         for (b, row) in bank.rows().into_iter().enumerate() {
             let area: f32 = row.sum() * bin_hz;
-            // Narrow low bands sample their triangle at two or three bins only.
-            let tolerance = if b < 10 { 0.2 } else { 0.02 };
+            // A band about 56 Hz wide (below 1 kHz) samples its triangle at two or three 23 Hz
+            // bins; the wider ones above come closer to the continuous area.
+            let tolerance = match b {
+                0..40 => 0.12,
+                40..60 => 0.07,
+                _ => 0.015,
+            };
             assert!((area - 1.0).abs() < tolerance, "band {b}: area {area}");
             assert!(row.iter().all(|&w| w >= 0.0));
         }
