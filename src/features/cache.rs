@@ -12,7 +12,7 @@ use super::{Convention, Extracted, FeatureError};
 use crate::audio::npy::{read_mel, write_mel_cache};
 
 /// Bumped when decoding or resampling changes in a way that alters features.
-const PIPELINE_VERSION: &str = "musav-audio-4";
+const PIPELINE_VERSION: &str = "musav-audio-5";
 
 pub struct Cache {
     dir: PathBuf,
