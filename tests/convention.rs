@@ -46,7 +46,8 @@ fn compare(ours: &Array2<f32>, reference: &Array2<f32>, range: Option<f32>) -> (
     let mut floor_mismatch = 0;
     for (&a, &b) in ours.iter().zip(reference) {
         let (fa, fb) = (a == mtg::FLOOR_DB, b == mtg::FLOOR_DB);
-        if fa != fb {
+        // A value at the floor on one side only counts unless both lie below the compared range.
+        if fa != fb && a.max(b) >= lowest {
             floor_mismatch += 1;
         }
         if fa || fb || b < lowest {
@@ -68,7 +69,8 @@ fn compare(ours: &Array2<f32>, reference: &Array2<f32>, range: Option<f32>) -> (
 /// here and by FFmpeg in Essentia, two float decoders whose rounding differs at about 1e-7 of full
 /// scale: values more than 130 dB below the clip's peak are that rounding noise (up to 1.1 dB
 /// apart at −134 dB on the stereo clip, 28 dB at −197 dB in the pure tone's empty bands), not the
-/// recipe, and are left out of the figures for MP3s (the floor check still covers them).
+/// recipe, and are left out of the figures for MP3s, and so is the floor there (in the tone's empty bands one
+/// decoder's noise lands just above 1e-10 and the other's just below).
 #[test]
 fn mtg_matches_essentia_on_every_fixture_clip() {
     let clips = [
