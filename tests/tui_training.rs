@@ -302,7 +302,8 @@ fn t_opens_the_form_with_the_defaults_and_esc_returns() {
         t.fields[1],
         f.dir.path().join("runs/run-001").display().to_string()
     );
-    assert_eq!(t.fields[2..], ["2", "4", "42"]);
+    // epochs, width, seed, VA weight (the auxiliary loss is off by default).
+    assert_eq!(t.fields[2..], ["2", "4", "42", "0"]);
     let s = f.draw(120, 40);
     assert!(s.contains("run directory"), "{s}");
     assert!(s.contains("ready: s starts"), "{s}");

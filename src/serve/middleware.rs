@@ -25,6 +25,8 @@ pub async fn require_key(State(st): State<Arc<AppState>>, req: Request, next: Ne
                 scheme.eq_ignore_ascii_case("bearer").then(|| key.trim())
             });
         if !given.is_some_and(|k| st.key_matches(k)) {
+            // Read what the client is still sending, so it gets the 401 and not a reset.
+            super::upload::linger(req.into_body(), st.limits.max_upload_bytes());
             return ApiError::Unauthorized.into_response();
         }
     }
