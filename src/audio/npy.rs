@@ -133,7 +133,7 @@ mod tests {
     /// Writes a raw `.npy` file: header text and little-endian data.
     fn raw_npy(path: &Path, header: &str, data: &[u8]) {
         let mut h = header.to_string();
-        while (10 + h.len() + 1) % 64 != 0 {
+        while !(10 + h.len() + 1).is_multiple_of(64) {
             h.push(' ');
         }
         h.push('\n');

@@ -43,7 +43,7 @@ mod tests {
 
     /// Values whose float sum depends on the order they are added in.
     fn job_value(job: usize) -> f32 {
-        if job % 2 == 0 {
+        if job.is_multiple_of(2) {
             1e8
         } else {
             1.0 + job as f32 * 1e-3
