@@ -111,7 +111,6 @@ impl MelExtractor {
         let hop = self.cfg.hop;
         let half = n / 2;
         let frames = self.cfg.frames(samples.len());
-        let bins = half + 1;
         let n_mels = self.cfg.n_mels;
         let mut out = vec![0.0f32; n_mels * frames];
 
@@ -136,49 +135,68 @@ impl MelExtractor {
             }
         };
 
-        // Two real frames share one complex FFT (one as real, one as imaginary part): half the
-        // work. Pairs are done one at a time in small buffers that stay in cache.
-        let mut buf = vec![Complex32::new(0.0, 0.0); n];
-        let mut scratch = vec![Complex32::new(0.0, 0.0); self.fft.get_inplace_scratch_len()];
-        let (mut x0, mut x1) = (vec![0.0f32; n], vec![0.0f32; n]);
-        let (mut p0, mut p1) = (vec![0.0f32; bins], vec![0.0f32; bins]);
-        for t0 in (0..frames).step_by(2) {
-            let t1 = t0 + 1;
-            frame(t0, &mut x0);
-            if t1 < frames {
-                frame(t1, &mut x1);
-            } else {
-                x1.fill(0.0);
-            }
-            for ((c, &re), &im) in buf.iter_mut().zip(&x0).zip(&x1) {
-                *c = Complex32::new(re, im);
-            }
-            self.fft.process_with_scratch(&mut buf, &mut scratch);
-            // Z = X0 + i·X1 with X0, X1 Hermitian: X0[k] = (Z[k] + Z*[n-k]) / 2,
-            // X1[k] = (Z[k] - Z*[n-k]) / 2i.
-            for k in 0..bins {
-                let a = buf[k];
-                let b = buf[if k == 0 { 0 } else { n - k }].conj();
-                p0[k] = (a + b).norm_sqr() * 0.25;
-                p1[k] = (a - b).norm_sqr() * 0.25;
-            }
-            for (m, band) in self.filters.iter().enumerate() {
-                let (mut s0, mut s1) = (0.0f32, 0.0f32);
-                let from = band.first_bin;
-                for ((wk, a), b) in band.weights.iter().zip(&p0[from..]).zip(&p1[from..]) {
-                    s0 += wk * a;
-                    s1 += wk * b;
-                }
-                let row = &mut out[m * frames..(m + 1) * frames];
-                row[t0] = s0;
-                if t1 < frames {
-                    row[t1] = s1;
-                }
-            }
-        }
+        let bands: Vec<(usize, &[f32])> = self
+            .filters
+            .iter()
+            .map(|band| (band.first_bin, band.weights.as_slice()))
+            .collect();
+        band_power(self.fft.as_ref(), frames, frame, &bands, &mut out);
         to_db(&mut out, self.cfg.amin, self.cfg.top_db);
         Array2::from_shape_vec((n_mels, frames), out)
             .unwrap_or_else(|_| Array2::zeros((n_mels, frames)))
+    }
+}
+
+/// Band powers of `frames` windowed frames into `out` (one row of `frames` values per band), for
+/// both feature conventions: `frame(t, dst)` writes frame t (the FFT's length), `bands[m]` is band
+/// m's first bin and weights over the power spectrum. Two real frames share one complex FFT (one as
+/// the real, one as the imaginary part, separated by Hermitian symmetry): half the work, in small
+/// buffers that stay in cache.
+pub(crate) fn band_power(
+    fft: &dyn Fft<f32>,
+    frames: usize,
+    mut frame: impl FnMut(usize, &mut [f32]),
+    bands: &[(usize, &[f32])],
+    out: &mut [f32],
+) {
+    let n = fft.len();
+    let bins = n / 2 + 1;
+    let mut buf = vec![Complex32::new(0.0, 0.0); n];
+    let mut scratch = vec![Complex32::new(0.0, 0.0); fft.get_inplace_scratch_len()];
+    let (mut x0, mut x1) = (vec![0.0f32; n], vec![0.0f32; n]);
+    let (mut p0, mut p1) = (vec![0.0f32; bins], vec![0.0f32; bins]);
+    for t0 in (0..frames).step_by(2) {
+        let t1 = t0 + 1;
+        frame(t0, &mut x0);
+        if t1 < frames {
+            frame(t1, &mut x1);
+        } else {
+            x1.fill(0.0);
+        }
+        for ((c, &re), &im) in buf.iter_mut().zip(&x0).zip(&x1) {
+            *c = Complex32::new(re, im);
+        }
+        fft.process_with_scratch(&mut buf, &mut scratch);
+        // Z = X0 + i·X1 with X0, X1 Hermitian: X0[k] = (Z[k] + Z*[n-k]) / 2,
+        // X1[k] = (Z[k] - Z*[n-k]) / 2i.
+        for k in 0..bins {
+            let a = buf[k];
+            let b = buf[(n - k) % n].conj();
+            p0[k] = (a + b).norm_sqr() * 0.25;
+            p1[k] = (a - b).norm_sqr() * 0.25;
+        }
+        for (m, (first, weights)) in bands.iter().enumerate() {
+            let (mut s0, mut s1) = (0.0f32, 0.0f32);
+            for ((w, a), b) in weights.iter().zip(&p0[*first..]).zip(&p1[*first..]) {
+                s0 += w * a;
+                s1 += w * b;
+            }
+            let row = &mut out[m * frames..(m + 1) * frames];
+            row[t0] = s0;
+            if t1 < frames {
+                row[t1] = s1;
+            }
+        }
     }
 }
 

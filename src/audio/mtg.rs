@@ -24,10 +24,10 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use ndarray::Array2;
-use rustfft::num_complex::Complex32;
 use rustfft::{Fft, FftPlanner};
 
 use super::TARGET_SAMPLE_RATE;
+use super::mel::band_power;
 
 /// Samples per frame.
 pub const FRAME: usize = 512;
@@ -228,45 +228,20 @@ impl Extractor {
 
     fn compute(&self, samples: &[f32]) -> Array2<f32> {
         let frames = frame_count(samples.len());
-        let bins = FRAME / 2 + 1;
         let mut out = vec![0.0f32; BANDS * frames];
-        let mut buf = vec![Complex32::new(0.0, 0.0); FRAME];
-        let mut scratch = vec![Complex32::new(0.0, 0.0); self.fft.get_inplace_scratch_len()];
-        let (mut x0, mut x1) = (vec![0.0f32; FRAME], vec![0.0f32; FRAME]);
-        let (mut p0, mut p1) = (vec![0.0f32; bins], vec![0.0f32; bins]);
-        // Two real frames go through one complex FFT, one as the real part and one as the
-        // imaginary part, and are separated by the spectra's Hermitian symmetry.
-        for t0 in (0..frames).step_by(2) {
-            let t1 = t0 + 1;
-            self.frame(samples, t0, &mut x0);
-            if t1 < frames {
-                self.frame(samples, t1, &mut x1);
-            } else {
-                x1.fill(0.0);
-            }
-            for ((c, &re), &im) in buf.iter_mut().zip(&x0).zip(&x1) {
-                *c = Complex32::new(re, im);
-            }
-            self.fft.process_with_scratch(&mut buf, &mut scratch);
-            for k in 0..bins {
-                let z = buf[k];
-                let mirror = buf[(FRAME - k) % FRAME].conj();
-                p0[k] = (z + mirror).norm_sqr() * 0.25;
-                p1[k] = (z - mirror).norm_sqr() * 0.25;
-            }
-            for (b, (first, weights)) in self.bands.iter().enumerate() {
-                let (mut s0, mut s1) = (0.0f32, 0.0f32);
-                for ((w, a), c) in weights.iter().zip(&p0[*first..]).zip(&p1[*first..]) {
-                    s0 += w * a;
-                    s1 += w * c;
-                }
-                let row = &mut out[b * frames..(b + 1) * frames];
-                row[t0] = to_db(s0);
-                if t1 < frames {
-                    row[t1] = to_db(s1);
-                }
-            }
-        }
+        let bands: Vec<(usize, &[f32])> = self
+            .bands
+            .iter()
+            .map(|(first, weights)| (*first, weights.as_slice()))
+            .collect();
+        band_power(
+            self.fft.as_ref(),
+            frames,
+            |t, dst| self.frame(samples, t, dst),
+            &bands,
+            &mut out,
+        );
+        out.iter_mut().for_each(|v| *v = to_db(*v));
         Array2::from_shape_vec((BANDS, frames), out)
             .unwrap_or_else(|_| Array2::zeros((BANDS, frames)))
     }
