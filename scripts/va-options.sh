@@ -1,19 +1,21 @@
 #!/usr/bin/env bash
 # Issue 20: what each way of training gives the valence–arousal head, over several seeds.
-# For each seed: a synthetic corpus, one classifier run per option, `train-va` on its frozen
-# embedding, then `validate` and `validate-va` on the test split. Prints one row per seed and
-# option, and the mean over seeds.
+# For each seed: a synthetic corpus, one classifier run per `--va-weight`, `train-va` (on the
+# frozen embedding, or with `--unfreeze-last-block`), then `validate` and `validate-va` on the
+# test split. Prints one row per seed and option, and the mean over seeds.
 #
 #   scripts/va-options.sh                 # test size (as tests/train_synth.rs), seeds 1..5
 #   MUSAV_VA_SIZE=full scripts/va-options.sh   # the issue's default-size run (slow on 2 cores)
-#   MUSAV_VA_SEEDS="1 2" MUSAV_VA_WEIGHTS="0 0.5 1" scripts/va-options.sh
+#   MUSAV_VA_SEEDS="1 2" MUSAV_VA_OPTIONS="0 0.5 0+unfreeze 0.5+unfreeze" scripts/va-options.sh
 #
-# Options: MUSAV_VA_WEIGHTS lists the `musav train --va-weight` values (0 = the frozen
-# classifier-only embedding, today's default). MUSAV_BIN: a musav binary (default: cargo build).
+# Options (MUSAV_VA_OPTIONS): a `musav train --va-weight` value (0 = the classifier-only
+# embedding, the default), with "+unfreeze" for `train-va --unfreeze-last-block` ("+unfreeze@LR":
+# with `--finetune-lr LR`). Options with
+# the same weight share one classifier run. MUSAV_BIN: a musav binary (default: cargo build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seeds=${MUSAV_VA_SEEDS:-1 2 3 4 5}
-weights=${MUSAV_VA_WEIGHTS:-0 0.5}
+options=${MUSAV_VA_OPTIONS:-0 0.5 0+unfreeze}
 size=${MUSAV_VA_SIZE:-test}
 bin=${MUSAV_BIN:-}
 if [ -z "$bin" ]; then
@@ -35,14 +37,24 @@ results="$work/results.tsv"
 for seed in $seeds; do
   "$bin" synth "${synth[@]}" --seed "$seed" --out "$work/s$seed" >/dev/null
   "$bin" export --data "$work/s$seed" --out "$work/e$seed" >/dev/null
-  for w in $weights; do
-    run="$work/r$seed-$w"
-    "$bin" train --export "$work/e$seed" --features "$work/s$seed" --cache "$work/c$seed" \
-      --out "$run" --seed "$seed" --va-weight "$w" "${net[@]}" >/dev/null
-    "$bin" validate --run "$run" --split test --format json > "$run/validate.json"
-    "$bin" train-va --run "$run" >/dev/null
+  for opt in $options; do
+    w=${opt%%+*}
+    classifier="$work/r$seed-w$w"
+    if [ ! -d "$classifier" ]; then
+      "$bin" train --export "$work/e$seed" --features "$work/s$seed" --cache "$work/c$seed" \
+        --out "$classifier" --seed "$seed" --va-weight "$w" "${net[@]}" >/dev/null
+      "$bin" validate --run "$classifier" --split test --format json > "$classifier/validate.json"
+    fi
+    run="$work/r$seed-$opt"
+    [ "$run" = "$classifier" ] || cp -r "$classifier" "$run"
+    flags=()
+    case "$opt" in
+      *+unfreeze@*) flags=(--unfreeze-last-block --finetune-lr "${opt##*@}") ;;
+      *+unfreeze) flags=(--unfreeze-last-block) ;;
+    esac
+    "$bin" train-va --run "$run" "${flags[@]}" >/dev/null
     "$bin" validate-va --run "$run" >/dev/null
-    python3 - "$seed" "$w" "$run" >> "$results" <<'PY'
+    python3 - "$seed" "$opt" "$run" >> "$results" <<'PY'
 import json, sys
 seed, w, run = sys.argv[1:]
 f1 = json.load(open(f"{run}/validate.json"))["metrics"]["macro_f1"]
@@ -60,14 +72,14 @@ done
 python3 - "$results" <<'PY'
 import sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
-head = ["seed", "va-weight", "macro-F1",
+head = ["seed", "option", "macro-F1",
         "V CCC", "V spread", "V centroid", "V within r", "V resid CCC",
         "A CCC", "A spread", "A centroid", "A within r", "A resid CCC"]
 print("| " + " | ".join(head) + " |")
 print("|" + "---|" * len(head))
 for r in rows:
     print("| " + " | ".join(r) + " |")
-for w in sorted({r[1] for r in rows}, key=float):
+for w in sorted({r[1] for r in rows}, key=lambda o: (float(o.split("+")[0]), o)):
     sel = [r for r in rows if r[1] == w]
     means = [sum(float(r[i]) for r in sel) / len(sel) for i in range(2, len(head))]
     print("| mean | " + w + " | " + " | ".join(f"{m:.3f}" for m in means) + " |")

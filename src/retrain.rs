@@ -35,6 +35,8 @@ pub struct RetrainPlan {
     /// Mel-spectrogram cache for audio sources.
     pub cache: Option<PathBuf>,
     pub config: TrainConfig,
+    /// `train-va --unfreeze-last-block` after training.
+    pub va_unfreeze: bool,
     /// Continue a stopped run: its export and config are reused, the map is not exported again.
     pub resume: bool,
     /// The run to compare with (validated or not).
@@ -284,7 +286,9 @@ fn stages(
         features: Some(plan.features.clone()),
         cache: plan.cache.clone(),
     };
-    let va_cfg = VaTrainConfig::new().with_seed(plan.config.seed);
+    let va_cfg = VaTrainConfig::new()
+        .with_seed(plan.config.seed)
+        .with_unfreeze_last_block(plan.va_unfreeze);
     let trained = train_va(&sources, &va_cfg).map_err(at(Stage::TrainVa))?;
 
     enter(Stage::ValidateVa, log, on_event);

@@ -35,6 +35,7 @@ fn a_missing_feature_source_fails_at_training_and_touches_nothing_else() {
         features: tmp.path().join("no-such-features"),
         cache: None,
         config: TrainConfig::new().with_width(4).with_epochs(1),
+        va_unfreeze: false,
         resume: false,
         previous: Some(earlier.clone()),
     };
@@ -80,6 +81,7 @@ fn an_existing_run_is_never_reused_for_a_new_one() {
         features: tmp.path().to_path_buf(),
         cache: None,
         config: TrainConfig::new(),
+        va_unfreeze: false,
         resume: false,
         previous: None,
     };

@@ -82,6 +82,7 @@ fn va_result(run: &std::path::Path) -> VaResult {
             without_target: 0,
             history: Vec::new(),
             best: None,
+            finetune: None,
             dir: run.join("va"),
         },
         validation: VaValidation {

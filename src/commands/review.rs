@@ -9,6 +9,7 @@ use crate::llm::LlmSettings;
 use crate::tui::llm_namer::LlmNamer;
 use crate::tui::namer::{Namer, Unavailable};
 use crate::tui::{self, ReviewOptions, TrainDefaults};
+use crate::va::head::VaTrainConfig;
 
 /// Review the labels in a terminal UI: move tags, rename, merge, split, re-cluster, name, export
 #[derive(Debug, clap::Args)]
@@ -60,6 +61,9 @@ pub struct Args {
     /// The training screen's first value for the auxiliary VA loss weight (`musav train --va-weight`)
     #[arg(long, default_value_t = 0.0, value_name = "W")]
     pub va_weight: f64,
+    /// The training screen's first value for `train-va --unfreeze-last-block`
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_value_t = VaTrainConfig::new().unfreeze_last_block, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub unfreeze_last_block: bool,
 }
 
 /// `musav` with no subcommand: review with every default.
@@ -92,6 +96,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             width: args.width,
             seed: args.seed,
             va_weight: args.va_weight,
+            va_unfreeze: args.unfreeze_last_block,
         },
     };
     // A broken LLM setting must not keep the review from opening: it is reported when n is pressed.

@@ -7,7 +7,8 @@ use crate::va::head::{VaLoss, VaTrainConfig};
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
     musav train-va --run runs/synth\n  \
-    musav train-va --run runs/a --targets my_va.csv --loss mse\n\
+    musav train-va --run runs/a --targets my_va.csv --loss mse\n  \
+    musav train-va --run runs/a --unfreeze-last-block\n\
     Targets: --targets CSV (track_id,valence,arousal), else the corpus's va.csv when the features are a\n\
     synthetic corpus, else the mean of each track's tags in data/tag_va.tsv. The head goes to RUN_DIR/va/.")]
 pub struct Args {
@@ -20,6 +21,14 @@ pub struct Args {
     pub epochs: usize,
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// After training the head, fine-tune it together with its own copy of the ResNet's last
+    /// block and embedding (the classifier keeps the originals); kept only if validation CCC
+    /// improves. `--unfreeze-last-block=false`: the head on the frozen embedding only
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_value_t = VaTrainConfig::new().unfreeze_last_block, default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub unfreeze_last_block: bool,
+    /// Learning rate of that fine-tuning
+    #[arg(long, default_value_t = 1e-4, value_name = "LR")]
+    pub finetune_lr: f64,
 }
 
 /// What both VA commands read: the run, its targets and its features.
@@ -51,10 +60,18 @@ impl VaInputs {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if !(args.finetune_lr.is_finite() && args.finetune_lr > 0.0) {
+        anyhow::bail!(
+            "--finetune-lr must be a positive number, not {}",
+            args.finetune_lr
+        );
+    }
     let cfg = VaTrainConfig::new()
         .with_loss(args.loss)
         .with_epochs(args.epochs)
-        .with_seed(args.seed);
+        .with_seed(args.seed)
+        .with_unfreeze_last_block(args.unfreeze_last_block)
+        .with_finetune_learning_rate(args.finetune_lr);
     let t = train_va(&args.inputs.sources(), &cfg)?;
     println!(
         "{} training and {} validation tracks with targets ({} without)",
@@ -68,6 +85,22 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             b.val_ccc_valence,
             b.val_ccc_arousal
         );
+    }
+    if let Some((epochs, kept)) = &t.finetune {
+        if kept.epoch == 0 {
+            println!(
+                "fine-tuning the last block ({} epochs) did not beat the frozen embedding on validation: kept the head on it",
+                epochs.len() - 1
+            );
+        } else {
+            println!(
+                "fine-tuned the last block: kept epoch {} of {}: validation CCC valence {:.3}, arousal {:.3}",
+                kept.epoch,
+                epochs.len() - 1,
+                kept.val_ccc_valence,
+                kept.val_ccc_arousal
+            );
+        }
     }
     println!(
         "wrote {}; next: musav validate-va --run {}",

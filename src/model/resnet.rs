@@ -145,6 +145,74 @@ pub fn batch_norm_2d<B: ModelBackend>(bn: &BatchNorm<B>, x: Tensor<B, 4>) -> Ten
     ((x - mean) * scale + bn.beta.val().reshape([1, c, 1])).reshape([b, c, h, w])
 }
 
+/// Global max pooling (a mood cue anywhere in the chunk counts), then the dense embedding.
+fn pooled_embedding<B: ModelBackend>(
+    dense: &Linear<B>,
+    dense_bn: &BatchNorm<B>,
+    act: &Relu,
+    x: Tensor<B, 4>,
+) -> Tensor<B, 2> {
+    let [b, c, f, t] = x.dims();
+    let x = x.reshape([b, c, f * t]).max_dim(2).reshape([b, c]);
+    act.forward(dense_bn.forward(dense.forward(x)))
+}
+
+/// The ResNet's last residual block and dense embedding, detached from the classifier: the VA
+/// head's own copy when it is fine-tuned (`train-va --unfreeze-last-block`), so the class
+/// predictions stay those the run was validated with.
+#[derive(Module, Debug)]
+pub struct EmbeddingTail<B: ModelBackend> {
+    block: ResBlock<B>,
+    dense: Linear<B>,
+    dense_bn: BatchNorm<B>,
+    act: Relu,
+}
+
+/// The shape of an [`EmbeddingTail`], recorded beside its weights.
+#[derive(Config, Debug)]
+pub struct EmbeddingTailConfig {
+    /// Channels of the last block's input.
+    pub input: usize,
+    /// Channels of the last block's output.
+    pub channels: usize,
+    pub embedding: usize,
+}
+
+impl EmbeddingTailConfig {
+    /// The tail of a network of this configuration (`None` for one without blocks).
+    pub fn of(model: &ResNetConfig) -> Option<EmbeddingTailConfig> {
+        let channels = *model.channels.last()?;
+        let input = match model.channels.len() {
+            1 => 1,
+            n => model.channels[n - 2],
+        };
+        Some(EmbeddingTailConfig::new(input, channels, model.embedding))
+    }
+
+    pub fn init<B: ModelBackend>(&self, device: &B::Device) -> EmbeddingTail<B> {
+        EmbeddingTail {
+            block: ResBlock::new(self.input, self.channels, device),
+            dense: LinearConfig::new(self.channels, self.embedding).init(device),
+            dense_bn: BatchNormConfig::new(self.embedding).init(device),
+            act: Relu::new(),
+        }
+    }
+}
+
+impl<B: ModelBackend> EmbeddingTail<B> {
+    /// # Shapes
+    /// - input: `[batch, channels, f, t]` from [`ResNet::trunk`]
+    /// - output: `[batch, embedding]`
+    pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
+        pooled_embedding(
+            &self.dense,
+            &self.dense_bn,
+            &self.act,
+            self.block.forward(x),
+        )
+    }
+}
+
 #[derive(Module, Debug)]
 pub struct ResNet<B: ModelBackend> {
     spec_bn: BatchNorm<B>,
@@ -186,16 +254,43 @@ impl<B: ModelBackend> ResNet<B> {
     /// - input: `[batch, n_mels, frames]` mel-spectrogram chunks (dB)
     /// - output: `[batch, embedding]`
     pub fn embed(&self, mel: Tensor<B, 3>) -> Tensor<B, 2> {
+        self.embed_trunk(self.trunk(mel))
+    }
+
+    /// [`Self::embed`] from the output of [`Self::trunk`], for a caller that also feeds the
+    /// trunk to a fine-tuned tail.
+    pub fn embed_trunk(&self, trunk: Tensor<B, 4>) -> Tensor<B, 2> {
+        let x = match self.blocks.last() {
+            Some(last) => last.forward(trunk),
+            None => trunk,
+        };
+        pooled_embedding(&self.dense, &self.dense_bn, &self.act, x)
+    }
+
+    /// Everything before the last residual block: what [`EmbeddingTail`] (the part `train-va
+    /// --unfreeze-last-block` fine-tunes) takes as input.
+    ///
+    /// # Shapes
+    /// - input: `[batch, n_mels, frames]`
+    /// - output: `[batch, channels, f, t]` the last block's input
+    pub fn trunk(&self, mel: Tensor<B, 3>) -> Tensor<B, 4> {
         let [b, f, t] = mel.dims();
         let mut x = batch_norm_2d(&self.spec_bn, mel.reshape([b, 1, f, t]));
-        for block in &self.blocks {
+        for block in self.blocks.iter().take(self.blocks.len().saturating_sub(1)) {
             x = block.forward(x);
         }
-        let [b, c, f, t] = x.dims();
-        // Global max pooling: a mood cue anywhere in the chunk counts.
-        let x = x.reshape([b, c, f * t]).max_dim(2).reshape([b, c]);
-        self.act
-            .forward(self.dense_bn.forward(self.dense.forward(x)))
+        x
+    }
+
+    /// A copy of the layers after [`Self::trunk`] (last block, pooling, dense embedding), so they
+    /// can be fine-tuned for VA while the classifier keeps the originals.
+    pub fn tail(&self) -> Option<EmbeddingTail<B>> {
+        Some(EmbeddingTail {
+            block: self.blocks.last()?.clone(),
+            dense: self.dense.clone(),
+            dense_bn: self.dense_bn.clone(),
+            act: Relu::new(),
+        })
     }
 
     /// # Shapes
@@ -364,6 +459,32 @@ mod tests {
                 a.assert_approx_eq::<f32>(b, tol);
             }
         }
+    }
+
+    /// The trunk and a tail copy give the embedding exactly, and the recorded tail shape loads.
+    #[test]
+    fn trunk_then_tail_is_the_embedding() {
+        let device = Default::default();
+        let cfg = ResNetConfig::new(5)
+            .with_channels(vec![4, 8, 6])
+            .with_embedding(12);
+        let model: ResNet<NdArray<f32>> = cfg.init(&device);
+        let x = Tensor::<NdArray<f32>, 3>::random(
+            [3, 96, 40],
+            burn::tensor::Distribution::Normal(0.0, 1.0),
+            &device,
+        );
+        let tail = model.tail().unwrap();
+        let whole = model.embed(x.clone()).into_data();
+        let split = tail.forward(model.trunk(x.clone())).into_data();
+        assert_eq!(whole, split);
+        let shape = EmbeddingTailConfig::of(&cfg).unwrap();
+        assert_eq!((shape.input, shape.channels, shape.embedding), (8, 6, 12));
+        let fresh: EmbeddingTail<NdArray<f32>> = shape.init(&device);
+        let loaded = fresh.load_record(tail.clone().into_record());
+        assert_eq!(loaded.forward(model.trunk(x)).into_data(), split);
+        let one = ResNetConfig::new(2).with_channels(vec![4]);
+        assert_eq!(EmbeddingTailConfig::of(&one).unwrap().input, 1);
     }
 
     #[test]

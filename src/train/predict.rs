@@ -406,10 +406,16 @@ impl Predictor {
                 TensorData::new(buf, [part.len(), bands, frames]),
                 &device,
             );
-            let emb = self.model.embed(x);
-            let p = softmax(self.model.classify(emb.clone()), 1);
+            let trunk = self.model.trunk(x);
+            let emb = self.model.embed_trunk(trunk.clone());
+            // The VA head's input: its own fine-tuned tail's output when it has one.
+            let va_emb = match self.va.as_ref().and_then(|v| v.tail.as_ref()) {
+                Some(tail) => tail.layers.forward(trunk),
+                None => emb.clone(),
+            };
+            let p = softmax(self.model.classify(emb), 1);
             let p: Vec<f32> = p.into_data().to_vec().unwrap_or_default();
-            let e: Vec<f32> = emb.into_data().to_vec().unwrap_or_default();
+            let e: Vec<f32> = va_emb.into_data().to_vec().unwrap_or_default();
             for row in 0..part.len() {
                 probs.push(p[row * k..(row + 1) * k].to_vec());
                 let dst = b * INFER_BATCH + row;
@@ -454,6 +460,7 @@ impl Predictor {
 
 struct Scored {
     probs: Vec<Vec<f32>>,
+    /// Per chunk, the VA head's input (the run's embedding, or its fine-tuned tail's).
     embeddings: Array2<f32>,
     chunk_va: Option<Array2<f32>>,
 }

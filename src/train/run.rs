@@ -32,7 +32,7 @@ use crate::dataset::Split;
 use crate::features::Convention;
 use crate::features::convention::ConventionMismatch;
 use crate::model::ops::ModelBackend;
-use crate::model::resnet::{ResNet, ResNetConfig};
+use crate::model::resnet::{EmbeddingTail, ResNet, ResNetConfig};
 
 pub type CpuBackend = crate::backend::CpuBackend;
 pub type TrainBackend = crate::backend::TrainBackend;
@@ -374,6 +374,22 @@ pub fn embed_tracks<B: ModelBackend>(
 ) -> Array2<f32> {
     let device = model.devices().into_iter().next().unwrap_or_default();
     average_over_chunks(examples, frames, batch, width, &device, |x| model.embed(x))
+}
+
+/// Track embeddings through a fine-tuned copy of the network's tail (the VA head's input when it
+/// was trained with `--unfreeze-last-block`), averaged over all chunks.
+pub fn embed_tracks_tail<B: ModelBackend>(
+    model: &ResNet<B>,
+    tail: &EmbeddingTail<B>,
+    examples: &[Example],
+    frames: usize,
+    batch: usize,
+    width: usize,
+) -> Array2<f32> {
+    let device = model.devices().into_iter().next().unwrap_or_default();
+    average_over_chunks(examples, frames, batch, width, &device, |x| {
+        tail.forward(model.trunk(x))
+    })
 }
 
 /// The auxiliary loss's targets for the training tracks, standardised per dimension (so the

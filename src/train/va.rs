@@ -10,12 +10,16 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use super::artifacts::{ArtifactError, RunDir};
-use super::data::{self, MelSource, Skipped};
-use super::run::{CpuBackend, TrainError, embed_tracks, predict_probs};
+use super::data::{self, Example, MelSource, Skipped};
+use super::finetune::{TailData, finetune_tail};
+use super::run::{CpuBackend, TrainError, embed_tracks, embed_tracks_tail, predict_probs};
 use crate::dataset::Split;
 use crate::dataset::va::{VaTable, VaTableError};
 use crate::features::{FeatureError, FeatureSource};
-use crate::va::head::{VaEpoch, VaError, VaModel, VaTrainConfig, train_head};
+use crate::model::resnet::{EmbeddingTail, EmbeddingTailConfig};
+use crate::va::head::{
+    TAIL_EMBEDDINGS_PREFIX, VaEpoch, VaError, VaModel, VaTrainConfig, train_head,
+};
 use crate::va::plot::{VaPoint, va_plane_png};
 use crate::va::report::VaReport;
 use crate::va::targets::{Targets, TargetsError};
@@ -56,6 +60,10 @@ pub enum VaDataError {
     Table(#[from] VaTableError),
     #[error(transparent)]
     Head(#[from] VaError),
+    #[error(
+        "{path}: the cached embeddings do not match the run's features any more; delete the run's embeddings_*.json and va/{TAIL_EMBEDDINGS_PREFIX}*.json and run the command again"
+    )]
+    StaleEmbeddings { path: PathBuf },
     #[error("{path}: cannot draw the VA plane: {message}")]
     Plot { path: PathBuf, message: String },
 }
@@ -135,31 +143,115 @@ pub struct VaTrained {
     pub history: Vec<VaEpoch>,
     /// The epoch whose weights were kept (best validation mean CCC).
     pub best: Option<VaEpoch>,
+    /// With `unfreeze_last_block`: the fine-tuning's epochs (0 = the head on the frozen
+    /// embedding) and the one kept.
+    pub finetune: Option<(Vec<VaEpoch>, VaEpoch)>,
     pub dir: PathBuf,
+}
+
+/// What `train_va` records beside the head (`va/train_va.json`): how it was trained.
+#[derive(Debug, Serialize)]
+struct TrainRecord<'a> {
+    config: &'a VaTrainConfig,
+    history: &'a [VaEpoch],
+    finetune_history: Option<&'a [VaEpoch]>,
+}
+
+fn best_epoch(history: &[VaEpoch]) -> Option<VaEpoch> {
+    history
+        .iter()
+        .max_by(|a, b| {
+            (a.val_ccc_valence + a.val_ccc_arousal)
+                .total_cmp(&(b.val_ccc_valence + b.val_ccc_arousal))
+        })
+        .cloned()
 }
 
 /// Trains the VA head on the run's frozen embeddings (train split, early stopping on validation)
 /// and saves it into the run directory.
 pub fn train_va(src: &VaSources, cfg: &VaTrainConfig) -> Result<VaTrained, VaDataError> {
     let (train, val) = src.splits(Split::Validation)?;
-    let (model, history) = train_head(&train.x, &train.y, &val.x, &val.y, cfg, |_| {})?;
-    let best = history
-        .iter()
-        .max_by(|a, b| {
-            (a.val_ccc_valence + a.val_ccc_arousal)
-                .total_cmp(&(b.val_ccc_valence + b.val_ccc_arousal))
-        })
-        .cloned();
+    let (mut model, history) = train_head(&train.x, &train.y, &val.x, &val.y, cfg, |_| {})?;
+    let best = best_epoch(&history);
+    let mut finetune = None;
+    if cfg.unfreeze_last_block {
+        let source = src.source()?;
+        let targets = src.targets()?;
+        let (train_ex, info) = split_examples(&src.run, Split::Train, &source)?;
+        let (val_ex, _) = split_examples(&src.run, Split::Validation, &source)?;
+        let (train_ex, train_y) = with_targets(train_ex, &targets)?;
+        let (val_ex, val_y) = with_targets(val_ex, &targets)?;
+        let resnet = RunDir::new(&src.run).load_best::<CpuBackend>(&Default::default())?;
+        let shape = EmbeddingTailConfig::of(&info.model).ok_or(VaError::NoTail)?;
+        let (tuned, epochs) = finetune_tail(
+            &resnet,
+            &shape,
+            &model,
+            TailData {
+                examples: &train_ex,
+                targets: &train_y,
+            },
+            TailData {
+                examples: &val_ex,
+                targets: &val_y,
+            },
+            info.chunk.frames,
+            info.train.eval_batch,
+            cfg,
+        )?;
+        model = tuned;
+        let kept = best_epoch(&epochs).unwrap_or_else(|| epochs[0].clone());
+        finetune = Some((epochs, kept));
+    }
     let dir = src.run.join("va");
     model.save(&dir)?;
+    RunDir::new(&dir).write_json(
+        "train_va.json",
+        &TrainRecord {
+            config: cfg,
+            history: &history,
+            finetune_history: finetune.as_ref().map(|(h, _)| h.as_slice()),
+        },
+    )?;
     Ok(VaTrained {
         train_tracks: train.x.nrows(),
         validation_tracks: val.x.nrows(),
         without_target: train.without_target + val.without_target,
         history,
         best,
+        finetune,
         dir,
     })
+}
+
+/// The split's examples, normalised as the run was trained, in the order [`embed_split`] gives.
+fn split_examples(
+    run_dir: &Path,
+    split: Split,
+    source: &dyn MelSource,
+) -> Result<(Vec<Example>, super::artifacts::RunInfo), VaDataError> {
+    let info = RunDir::new(run_dir).info()?;
+    let (tracks, _) = data::tracks_from_export(&info.export).map_err(TrainError::from)?;
+    let wanted: Vec<_> = tracks.into_iter().filter(|t| t.split == split).collect();
+    let (examples, _) = data::load(&wanted, source, &info.chunk);
+    Ok((examples, info))
+}
+
+/// The examples that have a target, and their targets as rows.
+fn with_targets(
+    examples: Vec<Example>,
+    targets: &Targets,
+) -> Result<(Vec<Example>, Array2<f32>), VaDataError> {
+    let mut kept = Vec::with_capacity(examples.len());
+    let mut ys = Vec::with_capacity(examples.len() * 2);
+    for e in examples {
+        if let Some(t) = targets.target(&e.track.track_id, &e.track.tag)? {
+            ys.extend([t[0] as f32, t[1] as f32]);
+            kept.push(e);
+        }
+    }
+    let y = Array2::from_shape_vec((kept.len(), 2), ys).expect("two values per kept example");
+    Ok((kept, y))
 }
 
 /// The VA head's diagnosis on one split, as written to the run directory.
@@ -175,8 +267,12 @@ pub struct VaValidation {
 /// Evaluates the saved head on `split` against both baselines; writes `va_report_<split>.json` and
 /// the VA-plane PNG into the run directory.
 pub fn validate_va(src: &VaSources, split: Split) -> Result<VaValidation, VaDataError> {
-    let (train, eval) = src.splits(split)?;
     let model = VaModel::load(&src.run.join("va"))?;
+    let (train, mut eval) = src.splits(split)?;
+    if let Some(tail) = &model.tail {
+        let emb = embed_split_tail(&src.run, split, &src.source()?, &tail.layers)?;
+        eval = va_split(&emb, &src.targets()?)?;
+    }
     let pred = model.predict(&eval.x);
     let rows = |a: &Array2<f32>| -> Vec<[f64; 2]> {
         a.rows()
@@ -275,6 +371,48 @@ pub fn embed_split(
         skipped,
     };
     run.write_json(&name, &out)?;
+    Ok(out)
+}
+
+/// [`embed_split`] with each track's embedding taken through the VA head's fine-tuned `tail`
+/// (cached in `RUN_DIR/va/`; a newly saved head removes the cache).
+pub fn embed_split_tail(
+    run_dir: &Path,
+    split: Split,
+    source: &dyn MelSource,
+    tail: &EmbeddingTail<CpuBackend>,
+) -> Result<Embedded, VaDataError> {
+    let va = RunDir::new(run_dir.join("va"));
+    let name = format!("{TAIL_EMBEDDINGS_PREFIX}{}.json", split.as_str());
+    if va.path(&name).exists() {
+        return Ok(va.read_json(&name)?);
+    }
+    let base = embed_split(run_dir, split, source)?;
+    let (examples, info) = split_examples(run_dir, split, source)?;
+    if examples.len() != base.track_ids.len()
+        || examples
+            .iter()
+            .zip(&base.track_ids)
+            .any(|(e, id)| &e.track.track_id != id)
+    {
+        return Err(VaDataError::StaleEmbeddings {
+            path: RunDir::new(run_dir).path(&embeddings_json(split)),
+        });
+    }
+    let model = RunDir::new(run_dir).load_best::<CpuBackend>(&Default::default())?;
+    let emb = embed_tracks_tail(
+        &model,
+        tail,
+        &examples,
+        info.chunk.frames,
+        info.train.eval_batch,
+        info.model.embedding,
+    );
+    let out = Embedded {
+        embeddings: emb.rows().into_iter().map(|r| r.to_vec()).collect(),
+        ..base
+    };
+    va.write_json(&name, &out)?;
     Ok(out)
 }
 

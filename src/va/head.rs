@@ -19,6 +19,7 @@ use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use super::metrics;
+use crate::model::resnet::{EmbeddingTail, EmbeddingTailConfig};
 
 pub use crate::backend::{CpuBackend, TrainBackend};
 
@@ -95,6 +96,19 @@ pub struct VaTrainConfig {
     pub hidden: usize,
     #[config(default = 0.1)]
     pub dropout: f64,
+    /// Fine-tune a copy of the ResNet's last residual block and dense embedding together with the
+    /// head (after training the head alone), so the embedding can learn what places a track inside
+    /// its label; the classifier keeps the original layers.
+    #[config(default = false)]
+    pub unfreeze_last_block: bool,
+    /// Learning rate of that fine-tuning: small, since the layers start trained.
+    #[config(default = 1e-4)]
+    pub finetune_learning_rate: f64,
+    #[config(default = 40)]
+    pub finetune_epochs: usize,
+    /// Epochs without a better validation mean CCC before the fine-tuning stops.
+    #[config(default = 10)]
+    pub finetune_patience: usize,
 }
 
 /// Per-column standardisation fitted on training data.
@@ -146,6 +160,19 @@ pub struct VaModel {
     pub config: VaHeadConfig,
     pub x_norm: Standardiser,
     pub y_norm: Standardiser,
+    /// The head's own fine-tuned last block and embedding (`train-va --unfreeze-last-block`):
+    /// its input is then this tail's output on the ResNet's trunk, not the run's embedding.
+    pub tail: Option<VaTail>,
+}
+
+/// Files in the head's directory caching track embeddings through its tail (`<prefix><split>.json`).
+pub const TAIL_EMBEDDINGS_PREFIX: &str = "tail_embeddings_";
+
+/// A fine-tuned [`EmbeddingTail`] with its shape.
+#[derive(Debug, Clone)]
+pub struct VaTail {
+    pub config: EmbeddingTailConfig,
+    pub layers: EmbeddingTail<CpuBackend>,
 }
 
 /// One epoch's figures.
@@ -161,6 +188,8 @@ pub struct VaEpoch {
 pub enum VaError {
     #[error("the VA head needs training data: got {0} training rows")]
     NoData(usize),
+    #[error("the run's network has no residual block to fine-tune; train-va without --unfreeze-last-block")]
+    NoTail,
     #[error("embeddings have {x} rows but targets {y}")]
     Mismatch { x: usize, y: usize },
     #[error("{path}: cannot save the VA head: {message}")]
@@ -169,7 +198,7 @@ pub enum VaError {
     Load { path: PathBuf, message: String },
 }
 
-fn to_tensor<B: Backend>(x: &Array2<f32>, device: &B::Device) -> Tensor<B, 2> {
+pub(crate) fn to_tensor<B: Backend>(x: &Array2<f32>, device: &B::Device) -> Tensor<B, 2> {
     let (r, c) = x.dim();
     let data: Vec<f32> = x.iter().copied().collect();
     Tensor::from_data(TensorData::new(data, [r, c]), device)
@@ -182,7 +211,7 @@ fn to_array<B: Backend>(t: Tensor<B, 2>) -> Array2<f32> {
 }
 
 /// 1 − CCC per column, averaged.
-fn ccc_loss<B: Backend>(pred: Tensor<B, 2>, target: Tensor<B, 2>) -> Tensor<B, 1> {
+pub(crate) fn ccc_loss<B: Backend>(pred: Tensor<B, 2>, target: Tensor<B, 2>) -> Tensor<B, 1> {
     let mp = pred.clone().mean_dim(0);
     let mt = target.clone().mean_dim(0);
     let pc = pred - mp.clone();
@@ -194,7 +223,7 @@ fn ccc_loss<B: Backend>(pred: Tensor<B, 2>, target: Tensor<B, 2>) -> Tensor<B, 1
     ccc.neg().add_scalar(1.0).mean()
 }
 
-fn mse_loss<B: Backend>(pred: Tensor<B, 2>, target: Tensor<B, 2>) -> Tensor<B, 1> {
+pub(crate) fn mse_loss<B: Backend>(pred: Tensor<B, 2>, target: Tensor<B, 2>) -> Tensor<B, 1> {
     (pred - target).powf_scalar(2.0).mean()
 }
 
@@ -208,7 +237,9 @@ impl VaModel {
         self.y_norm.invert(&to_array(out))
     }
 
-    /// Writes `DIR/va_head.mpk` and `DIR/va_head.json` (config + standardisation), each atomically.
+    /// Writes `DIR/va_head.mpk`, `DIR/va_tail.mpk` when the head has a tail, and `DIR/va_head.json`
+    /// (config + standardisation) last, each atomically; embeddings cached for an earlier tail
+    /// are removed.
     pub fn save(&self, dir: &Path) -> Result<(), VaError> {
         let err = |path: &Path, e: &dyn std::fmt::Display| VaError::Save {
             path: path.to_path_buf(),
@@ -224,15 +255,38 @@ impl VaModel {
             .clone()
             .save_file(tmp.path().join("va_head"), &rec)
             .map_err(|e| err(&dir.join("va_head.mpk"), &e))?;
+        if let Some(tail) = &self.tail {
+            tail.layers
+                .clone()
+                .save_file(tmp.path().join("va_tail"), &rec)
+                .map_err(|e| err(&dir.join("va_tail.mpk"), &e))?;
+        }
+        let tail_config = match &self.tail {
+            Some(t) => serde_json::to_value(&t.config).map_err(|e| err(dir, &e))?,
+            None => serde_json::Value::Null,
+        };
         let meta = serde_json::json!({
             "config": serde_json::to_value(&self.config).map_err(|e| err(dir, &e))?,
             "x_norm": self.x_norm,
             "y_norm": self.y_norm,
+            "tail": tail_config,
         });
+        for name in ["va_head.mpk", "va_tail.mpk"] {
+            let (from, to) = (tmp.path().join(name), dir.join(name));
+            if from.exists() {
+                std::fs::rename(&from, &to).map_err(|e| err(&to, &e))?;
+            } else if to.exists() {
+                std::fs::remove_file(&to).map_err(|e| err(&to, &e))?;
+            }
+        }
+        for entry in std::fs::read_dir(dir).map_err(|e| err(dir, &e))?.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with(TAIL_EMBEDDINGS_PREFIX) {
+                std::fs::remove_file(entry.path()).map_err(|e| err(&entry.path(), &e))?;
+            }
+        }
         crate::fsio::write_atomic(&dir.join("va_head.json"), meta.to_string().as_bytes())
-            .map_err(|e| err(&dir.join("va_head.json"), &e))?;
-        std::fs::rename(tmp.path().join("va_head.mpk"), dir.join("va_head.mpk"))
-            .map_err(|e| err(&dir.join("va_head.mpk"), &e))
+            .map_err(|e| err(&dir.join("va_head.json"), &e))
     }
 
     pub fn load(dir: &Path) -> Result<VaModel, VaError> {
@@ -256,11 +310,25 @@ impl VaModel {
             .init::<CpuBackend>(&device)
             .load_file(dir.join("va_head"), &rec, &device)
             .map_err(|e| err(&dir.join("va_head.mpk"), &e))?;
+        // Heads saved before the option have no "tail" key.
+        let tail = match meta.get("tail") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(t) => {
+                let config: EmbeddingTailConfig =
+                    serde_json::from_value(t.clone()).map_err(|e| err(&json_path, &e))?;
+                let layers = config
+                    .init::<CpuBackend>(&device)
+                    .load_file(dir.join("va_tail"), &rec, &device)
+                    .map_err(|e| err(&dir.join("va_tail.mpk"), &e))?;
+                Some(VaTail { config, layers })
+            }
+        };
         Ok(VaModel {
             head,
             config,
             x_norm,
             y_norm,
+            tail,
         })
     }
 }
@@ -331,6 +399,7 @@ pub fn train_head(
             config: head_cfg.clone(),
             x_norm: x_norm.clone(),
             y_norm: y_norm.clone(),
+            tail: None,
         };
         let (cv, ca) = if x_val.nrows() > 1 {
             let p = candidate.predict(x_val);
@@ -370,6 +439,7 @@ pub fn train_head(
             config: head_cfg,
             x_norm,
             y_norm,
+            tail: None,
         },
         history,
     ))

@@ -18,6 +18,7 @@ use crate::retrain::{self, Compared, Event, Outcome, RetrainPlan, Stage, VaResul
 use crate::train::artifacts::RunDir;
 use crate::train::report::ValidationReport;
 use crate::train::run::{EpochRecord, Progress, Stop, TrainConfig};
+use crate::va::head::VaTrainConfig;
 use crate::tui::jobs::{JobKind, JobOutput};
 
 /// Runs the retrain loop; the real one is [`Retrainer`].
@@ -60,6 +61,8 @@ pub struct TrainDefaults {
     pub seed: u64,
     /// `musav train --va-weight`: the auxiliary VA loss (0 = classes only).
     pub va_weight: f64,
+    /// `musav train-va --unfreeze-last-block`: the VA head fine-tunes its own copy of the last block.
+    pub va_unfreeze: bool,
 }
 
 impl Default for TrainDefaults {
@@ -72,6 +75,7 @@ impl Default for TrainDefaults {
             width: 64,
             seed: 42,
             va_weight: 0.0,
+            va_unfreeze: VaTrainConfig::new().unfreeze_last_block,
         }
     }
 }
@@ -80,14 +84,18 @@ impl Default for TrainDefaults {
 pub const MEL_CACHE: &str = "mel-cache";
 
 /// The form's fields, in order.
-pub const TRAIN_FIELDS: [&str; 6] = [
+pub const TRAIN_FIELDS: [&str; 7] = [
     "features",
     "run directory",
     "epochs",
     "width",
     "seed",
     "VA weight",
+    "VA last block",
 ];
+
+/// The "VA last block" field's values: `train-va` on the frozen embedding, or fine-tuning.
+pub const VA_BLOCK_VALUES: [&str; 2] = ["frozen", "fine-tune"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunState {
@@ -142,7 +150,7 @@ pub struct StepInfo {
 /// Everything the training screen shows.
 #[derive(Debug)]
 pub struct Training {
-    pub fields: [String; 6],
+    pub fields: [String; 7],
     pub field: usize,
     pub state: RunState,
     pub stage: Option<Stage>,
@@ -177,6 +185,7 @@ impl Training {
             defaults.width.to_string(),
             defaults.seed.to_string(),
             defaults.va_weight.to_string(),
+            VA_BLOCK_VALUES[usize::from(defaults.va_unfreeze)].to_string(),
         ];
         Training {
             fields,
@@ -212,7 +221,7 @@ impl Training {
 
     /// The plan the form describes, or what is wrong with it.
     pub fn plan(&self, resume: bool) -> Result<RetrainPlan, String> {
-        let [features, run, epochs, width, seed, va_weight] = &self.fields;
+        let [features, run, epochs, width, seed, va_weight, va_block] = &self.fields;
         let features = features.trim();
         if features.is_empty() {
             return Err("set the feature source (official .npy directory, audio root or synthetic corpus): ↑↓ to the field, Enter to edit".into());
@@ -244,6 +253,18 @@ impl Training {
             .ok_or_else(|| {
                 format!("VA weight must be a number ≥ 0 (0 = classes only), not {va_weight:?}")
             })?;
+        let va_unfreeze = match VA_BLOCK_VALUES
+            .iter()
+            .position(|v| v.eq_ignore_ascii_case(va_block.trim()))
+        {
+            Some(i) => i == 1,
+            None => {
+                return Err(format!(
+                    "VA last block must be {} or {}, not {va_block:?}",
+                    VA_BLOCK_VALUES[0], VA_BLOCK_VALUES[1]
+                ));
+            }
+        };
         if !resume && RunDir::new(&run).exists() {
             return Err(format!(
                 "{} already holds a run; choose another run directory",
@@ -271,6 +292,7 @@ impl Training {
                     .unwrap_or_else(|| self.defaults.runs.join(MEL_CACHE)),
             ),
             config,
+            va_unfreeze,
             resume,
             previous,
         })
