@@ -105,7 +105,9 @@ fn trains_on_the_synthetic_corpus_validates_and_compares() {
     assert!(p("run_a/confusion_test.png").exists());
 
     // The VA head on the frozen embeddings, with the corpus's own ground truth (va.csv), default loss.
-    let (ok, out, err) = run(musav().arg("train-va").arg("--run").arg(p("run_a")));
+    let (ok, out, err) = run(musav()
+        .args(["train-va", "--unfreeze-last-block=false", "--run"])
+        .arg(p("run_a")));
     assert!(ok, "{err}");
     assert!(out.contains("validation CCC"), "{out}");
     let va = va_report(&p("run_a"));
@@ -139,6 +141,101 @@ fn trains_on_the_synthetic_corpus_validates_and_compares() {
         }
     }
     assert!(p("run_a/va_plane_predictions.png").exists());
+    // The default (CCC) loss against MSE on the same frozen embeddings: MSE is free to shrink
+    // predictions toward the mean, the CCC loss is not, so the default keeps the larger spread.
+    let (ok, _, err) = run(musav()
+        .args(["train-va", "--unfreeze-last-block=false", "--loss", "mse", "--run"])
+        .arg(p("run_a")));
+    assert!(ok, "{err}");
+    let mse = va_report(&p("run_a"));
+    let mean_spread = |r: &serde_json::Value| {
+        (fig(r, "model", "valence", "spread_ratio") + fig(r, "model", "arousal", "spread_ratio"))
+            / 2.0
+    };
+    assert!(
+        mean_spread(&va) > mean_spread(&mse),
+        "spread ratio: default (ccc) {:.3} vs mse {:.3}\n{va}\n{mse}",
+        mean_spread(&va),
+        mean_spread(&mse)
+    );
+
+
+    // Issue 20's goal: the head fine-tuned with its own copy of the last block knows where a track
+    // sits inside its label, on both axes, and the class predictions are the run's own.
+    let (ok, out, err) = run(musav()
+        .args(["train-va", "--unfreeze-last-block", "--run"])
+        .arg(p("run_a")));
+    assert!(ok, "{err}");
+    assert!(out.contains("fine-tuned the last block"), "{out}");
+    assert!(p("run_a/va/va_tail.mpk").is_file());
+    let tuned = va_report(&p("run_a"));
+    for dim in ["valence", "arousal"] {
+        let r = fig(&tuned, "within_model", dim, "pearson");
+        let spread = fig(&tuned, "model", dim, "spread_ratio");
+        assert!(r >= 0.3, "{dim}: within-label r {r:.3} < 0.3\n{tuned}");
+        assert!(spread >= 0.8, "{dim}: spread ratio {spread:.3} < 0.8\n{tuned}");
+    }
+    let (ccc, centroid) = (
+        fig(&tuned, "model", "valence", "ccc"),
+        fig(&tuned, "baseline_label_centroid", "valence", "ccc"),
+    );
+    assert!(
+        ccc >= centroid + 0.05,
+        "valence CCC {ccc:.3} is not 0.05 above the label centroid's {centroid:.3}\n{tuned}"
+    );
+    let (ok, out, err) = run(musav()
+        .arg("validate")
+        .arg("--run")
+        .arg(p("run_a"))
+        .args(["--split", "test", "--format", "json"]));
+    assert!(ok, "{err}");
+    let again: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(again["metrics"]["macro_f1"].as_f64(), Some(f1));
+
+    // `musav predict` goes through the same tail: its VA points for the test files score what
+    // validate-va measured (a head fed the classifier's embedding instead would not).
+    let clips = std::fs::read_to_string(p("synth/clips.csv")).unwrap();
+    let test: Vec<(std::path::PathBuf, [f64; 2])> = clips
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|f| f.contains(&"test"))
+        .map(|f| {
+            let n: usize = f[0].trim_start_matches("track_").parse().unwrap();
+            // The label may hold a comma inside quotes: valence and arousal are read from the end.
+            let at = f.iter().position(|x| *x == "test").unwrap();
+            (
+                p(&format!("synth/{:02}/{n}.wav", n % 100)),
+                [f[at + 1].parse().unwrap(), f[at + 2].parse().unwrap()],
+            )
+        })
+        .collect();
+    assert_eq!(test.len(), 132);
+    let (ok, out, err) = run(musav()
+        .args(["predict", "--format", "json", "--run"])
+        .arg(p("run_a"))
+        .args(test.iter().map(|(path, _)| path)));
+    assert!(ok, "{err}");
+    let answers: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let answers = answers["predictions"].as_array().unwrap();
+    assert_eq!(answers.len(), test.len());
+    for (j, dim) in ["valence", "arousal"].iter().enumerate() {
+        let pred: Vec<f64> = answers.iter().map(|a| a["va"][dim].as_f64().unwrap()).collect();
+        let truth: Vec<f64> = test.iter().map(|(_, t)| t[j]).collect();
+        let c = musav::va::metrics::ccc(&pred, &truth);
+        let measured = fig(&tuned, "model", dim, "ccc");
+        assert!(
+            (c - measured).abs() < 0.02,
+            "{dim}: predict's CCC {c:.3} vs validate-va's {measured:.3}"
+        );
+    }
+
+    // Back to the frozen embedding: the tail goes with the head it belonged to.
+    let (ok, _, err) = run(musav()
+        .args(["train-va", "--unfreeze-last-block=false", "--run"])
+        .arg(p("run_a")));
+    assert!(ok, "{err}");
+    assert!(!p("run_a/va/va_tail.mpk").exists());
 
     // Prediction on unseen files: top labels with probabilities and a VA point per good file; a
     // bad file gets its own error and the exit code says so, while the others still come out.
@@ -172,24 +269,6 @@ fn trains_on_the_synthetic_corpus_validates_and_compares() {
         );
     }
     assert_eq!(pred["failed"].as_array().unwrap().len(), 1);
-
-    // The default (CCC) loss against MSE on the same frozen embeddings: MSE is free to shrink
-    // predictions toward the mean, the CCC loss is not, so the default keeps the larger spread.
-    let (ok, _, err) = run(musav()
-        .args(["train-va", "--loss", "mse", "--run"])
-        .arg(p("run_a")));
-    assert!(ok, "{err}");
-    let mse = va_report(&p("run_a"));
-    let mean_spread = |r: &serde_json::Value| {
-        (fig(r, "model", "valence", "spread_ratio") + fig(r, "model", "arousal", "spread_ratio"))
-            / 2.0
-    };
-    assert!(
-        mean_spread(&va) > mean_spread(&mse),
-        "spread ratio: default (ccc) {:.3} vs mse {:.3}\n{va}\n{mse}",
-        mean_spread(&va),
-        mean_spread(&mse)
-    );
 
     // Compare two runs (one-epoch runs on a small corpus: compare only needs two validated runs).
     synth(&p("small"), "10", "4");

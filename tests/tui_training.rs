@@ -16,6 +16,7 @@ use musav::train::metrics;
 use musav::train::report::{ValidationReport, compare_reports};
 use musav::train::run::{EpochRecord, Progress, Stop};
 use musav::train::va::{VaTrained, VaValidation};
+use musav::tui::app::training::VA_BLOCK_VALUES;
 use musav::tui::app::{App, Mode, RunState, Screen, TrainView, Trainer};
 use musav::tui::jobs::Jobs;
 use musav::tui::namer::Unavailable;
@@ -303,8 +304,11 @@ fn t_opens_the_form_with_the_defaults_and_esc_returns() {
         t.fields[1],
         f.dir.path().join("runs/run-001").display().to_string()
     );
-    // epochs, width, seed, VA weight (the auxiliary loss is off by default).
-    assert_eq!(t.fields[2..], ["2", "4", "42", "0"]);
+    // epochs, width, seed, VA weight (the auxiliary loss is off by default), and the VA head's
+    // last block as `train-va` does by default.
+    assert_eq!(t.fields[2..6], ["2", "4", "42", "0"]);
+    let unfreeze = musav::va::head::VaTrainConfig::new().unfreeze_last_block;
+    assert_eq!(t.fields[6], VA_BLOCK_VALUES[usize::from(unfreeze)]);
     let s = f.draw(120, 40);
     assert!(s.contains("run directory"), "{s}");
     assert!(s.contains("ready: s starts"), "{s}");
@@ -350,6 +354,15 @@ fn bad_settings_are_refused_with_a_message_and_start_nothing() {
     f.app.handle_key(key('s'));
     let m = f.app.message.clone().unwrap();
     assert!(m.error && m.text.contains("/no/such/features"), "{m:?}");
+    // The VA head's last block is one of two words.
+    f.app.training.fields[0] = f.features.display().to_string();
+    f.app.training.fields[6] = "maybe".into();
+    f.app.handle_key(key('s'));
+    let m = f.app.message.clone().unwrap();
+    assert!(
+        m.error && m.text.contains("VA last block must be frozen or fine-tune"),
+        "{m:?}"
+    );
     assert_eq!(f.app.training.state, RunState::Idle);
 }
 
@@ -381,16 +394,22 @@ fn a_run_reports_live_then_shows_report_va_and_comparison() {
     assert_eq!(plan.config.epochs, 2);
     assert_eq!(plan.config.channels, [4, 4, 8, 8, 8, 8, 16]);
     assert!(!plan.resume && plan.previous.is_none());
+    assert_eq!(
+        plan.va_unfreeze,
+        musav::va::head::VaTrainConfig::new().unfreeze_last_block
+    );
     let s = f.draw(120, 40);
     assert!(s.contains("model CCC V"), "{s}");
     assert!(s.contains("finished"), "{s}");
 
-    // The second run is compared with the first.
+    // The second run is compared with the first; its VA head fine-tunes the last block.
+    f.app.training.fields[6] = "fine-tune".into();
     f.app.handle_key(key('s'));
     f.spawn();
     f.pump_until(|a| a.training.state == RunState::Done && a.training.compared.is_some());
     let plan = trainer.plans.lock().unwrap()[1].clone();
     assert_eq!(plan.previous.as_deref(), Some(first.as_path()));
+    assert!(plan.va_unfreeze);
     assert_eq!(f.app.training.view, TrainView::Compare);
     let s = f.draw(120, 40);
     assert!(s.contains("macro-F1"), "{s}");

@@ -27,7 +27,7 @@ pub struct Args {
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_value_t = VaTrainConfig::new().unfreeze_last_block, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub unfreeze_last_block: bool,
     /// Learning rate of that fine-tuning
-    #[arg(long, default_value_t = 1e-4, value_name = "LR")]
+    #[arg(long, default_value_t = VaTrainConfig::new().finetune_learning_rate, value_name = "LR")]
     pub finetune_lr: f64,
 }
 
