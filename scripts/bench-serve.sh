@@ -15,8 +15,12 @@
 #   MUSAV_BENCH_DURATION=D load per concurrency level and server, oha's -z (default 30s)
 #   MUSAV_BENCH_THREADS=N  musav serve --workers and its rayon threads; the Python service's
 #                          torch.set_num_threads and worker pool (default: the number of cores)
+#   MUSAV_BENCH_OUT=DIR    keep oha's JSON, the servers' logs and results.tsv there
 #   MUSAV_BENCH_RUN=DIR    serve this run instead of making one (default network, 1 epoch, VA head)
 #   MUSAV_BENCH_LONG=0     skip the 16 x 15-minute memory measurement (1: musav only, 2: both; default 2)
+#   MUSAV_BENCH_PY_ONE_THREAD=0  skip the sweep of the Python service with one torch thread per
+#                          worker ("python-1t", default on): on a machine where other work holds
+#                          cores, OpenMP's spinning threads slow a 2-thread torch forward pass badly
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -25,6 +29,7 @@ rounds=${MUSAV_BENCH_ROUNDS:-2}
 duration=${MUSAV_BENCH_DURATION:-30s}
 threads=${MUSAV_BENCH_THREADS:-$(nproc)}
 long=${MUSAV_BENCH_LONG:-2}
+one_thread=${MUSAV_BENCH_PY_ONE_THREAD:-1}
 venv="$cache/venv-bench"
 oha="$cache/oha/bin/oha"
 mkdir -p "$cache"
@@ -42,6 +47,10 @@ pip_pid=
 cleanup() {
   stop_server
   if [ -n "$pip_pid" ]; then kill "$pip_pid" 2>/dev/null || true; fi
+  if [ -n "${MUSAV_BENCH_OUT:-}" ]; then
+    mkdir -p "$MUSAV_BENCH_OUT"
+    cp "$tmp"/*.json "$tmp"/*.log "$tmp"/results.tsv "$MUSAV_BENCH_OUT"/ 2>/dev/null || true
+  fi
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -133,13 +142,16 @@ start_server() {
   case $name in
     musav)
       "$bin" serve --run "$run" --addr "127.0.0.1:$port" --workers "$threads" "$@" \
-        >"$tmp/musav.log" 2>&1 &
+        >>"$tmp/musav.log" 2>&1 &
       server_pid=$!
       ready=/readyz
       ;;
-    python)
-      BENCH_RUN=$run BENCH_THREADS=$threads "$venv/bin/python" -m uvicorn bench_serve_app:app \
-        --app-dir "$repo/scripts" --host 127.0.0.1 --port "$port" >"$tmp/python.log" 2>&1 &
+    python | python-1t)
+      local torch_threads=$threads
+      if [ "$name" = python-1t ]; then torch_threads=1; fi
+      BENCH_RUN=$run BENCH_THREADS=$threads BENCH_TORCH_THREADS=$torch_threads \
+        "$venv/bin/python" -m uvicorn bench_serve_app:app \
+        --app-dir "$repo/scripts" --host 127.0.0.1 --port "$port" >>"$tmp/$name.log" 2>&1 &
       server_pid=$!
       ready=/healthz
       ;;
@@ -169,17 +181,29 @@ warm_up() {
 }
 
 # measure NAME ROUND CONCURRENCY FILE ARGS...: one oha load; the server's peak RSS over that load
-# (VmHWM, reset before it through /proc/PID/clear_refs) goes into results.tsv beside oha's JSON.
+# (VmHWM, reset before it through /proc/PID/clear_refs) and its CPU seconds go into results.tsv
+# beside oha's JSON.
 measure() {
   local name=$1 round=$2 c=$3 file=$4
   shift 4
   local out="$tmp/oha-$name-$round-$c.json"
   echo 5 >"/proc/$server_pid/clear_refs"
+  local cpu0 cpu1 hwm
+  cpu0=$(cpu_ticks)
   "$oha" --no-tui --output-format json -c "$c" "$@" -m POST -H 'Content-Type: audio/mpeg' \
     -D "$file" "$url/v1/predict" >"$out"
-  local hwm
+  cpu1=$(cpu_ticks)
   hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$server_pid/status")
-  printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$round" "$c" "$out" "$hwm" >>"$tmp/results.tsv"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$name" "$round" "$c" "$out" "$hwm" \
+    "$(awk -v t="$((cpu1 - cpu0))" -v hz="$(getconf CLK_TCK)" 'BEGIN {print t / hz}')" \
+    >>"$tmp/results.tsv"
+}
+
+# The server's CPU time so far (user + system, all its threads), in clock ticks: on a machine
+# shared with other work, CPU seconds per request compare the two servers more steadily than
+# requests per second.
+cpu_ticks() {
+  awk '{print $14 + $15}' "/proc/$server_pid/stat"
 }
 
 sweep() {
@@ -212,9 +236,10 @@ have_python=1
 for round in $(seq "$rounds"); do
   # Alternate which server goes first: a shared machine's speed drifts over minutes.
   if [ $((round % 2)) -eq 1 ]; then order="musav python"; else order="python musav"; fi
+  if [ "$one_thread" = 1 ]; then order="$order python-1t"; fi
   for name in $order; do
-    if [ "$name" = python ]; then
-      if [ "$have_python" = 1 ] && python_ready; then sweep python "$round"; else have_python=0; fi
+    if [ "$name" != musav ]; then
+      if [ "$have_python" = 1 ] && python_ready; then sweep "$name" "$round"; else have_python=0; fi
     else
       sweep musav "$round"
     fi
@@ -240,6 +265,6 @@ echo "musav $("$bin" --version | awk '{print $2}') ($bin), $threads worker threa
 if [ "$have_python" = 1 ]; then
   "$venv/bin/python" -c 'import torch, librosa, fastapi, uvicorn, sys
 print(f"Python {sys.version.split()[0]}, torch {torch.__version__}, librosa {librosa.__version__}, fastapi {fastapi.__version__}, uvicorn {uvicorn.__version__}")'
-  echo "Python service: torch.set_num_threads($threads), $threads model workers, one uvicorn process"
+  echo "Python service: torch.set_num_threads($threads) (python-1t: 1), $threads model workers, one uvicorn process"
 fi
 python3 scripts/bench_serve_report.py "$tmp/results.tsv" "$tmp"/answer-*.json

@@ -7,8 +7,9 @@ throughput does not depend on them. Per request, the same work as `musav predict
 mono, 96-band mel in dB, non-overlapping chunks (the last aligned to the end), 8 chunks per forward
 pass, softmax averaged over the chunks, the VA MLP on the averaged embedding and on each chunk's.
 
-Environment: BENCH_RUN (run directory), BENCH_THREADS (torch threads, and model workers: the script
-passes the same number as musav serve's --workers).
+Environment: BENCH_RUN (run directory), BENCH_THREADS (model workers and torch threads: the script
+passes the same number as musav serve's --workers), BENCH_TORCH_THREADS (torch threads per process,
+when they should differ from BENCH_THREADS).
 Start: uvicorn bench_serve_app:app --app-dir scripts --port PORT
 """
 
@@ -32,7 +33,7 @@ BATCH = 8
 
 RUN = os.environ["BENCH_RUN"]
 THREADS = int(os.environ.get("BENCH_THREADS", "2"))
-torch.set_num_threads(THREADS)
+torch.set_num_threads(int(os.environ.get("BENCH_TORCH_THREADS", THREADS)))
 
 with open(os.path.join(RUN, "run.json")) as f:
     run = json.load(f)
