@@ -59,7 +59,7 @@ for (rnd, c), pair in sorted(by.items()):
               f"({'no worse' if m['p99'] <= p['p99'] else 'WORSE'}); CPU per request "
               f"{py}/musav {p['cpu'] / m['cpu']:.2f}x")
 
-for path in sys.argv[2:]:
+for path in (p for p in sys.argv[2:] if os.path.exists(p)):
     a = load(path)
     name = os.path.basename(path)[len("answer-"):-len(".json")]
     print(f"{name} answer for the 30 s clip: {a['audio']['chunks']} chunks, top label {a['labels'][0]['label']!r}, "
