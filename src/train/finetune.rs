@@ -41,6 +41,17 @@ impl<B: Backend> ModuleMapper<B> for Trainable {
     }
 }
 
+/// The run's trained network and how it reads a track.
+pub struct Backbone<'a> {
+    pub resnet: &'a ResNet<CpuBackend>,
+    /// The shape of its tail (what is copied and fine-tuned).
+    pub tail: &'a EmbeddingTailConfig,
+    /// Frames per chunk.
+    pub frames: usize,
+    /// Chunks per forward pass at evaluation.
+    pub eval_batch: usize,
+}
+
 /// One split for fine-tuning: examples (normalised as the run was trained) and their raw targets.
 pub struct TailData<'a> {
     pub examples: &'a [Example],
@@ -51,15 +62,18 @@ pub struct TailData<'a> {
 /// tail; returns the model of the best validation mean CCC, which is `start` with the original
 /// tail when no epoch beats it, and each epoch's figures (epoch 0: the starting point).
 pub fn finetune_tail(
-    resnet: &ResNet<CpuBackend>,
-    embedding: &EmbeddingTailConfig,
+    backbone: &Backbone<'_>,
     start: &VaModel,
     train: TailData<'_>,
     val: TailData<'_>,
-    frames: usize,
-    eval_batch: usize,
     cfg: &VaTrainConfig,
 ) -> Result<(VaModel, Vec<VaEpoch>), VaError> {
+    let Backbone {
+        resnet,
+        tail: embedding,
+        frames,
+        eval_batch,
+    } = *backbone;
     if train.examples.len() < 2 {
         return Err(VaError::NoData(train.examples.len()));
     }
@@ -90,7 +104,11 @@ pub fn finetune_tail(
         if val.examples.len() < 2 {
             return (0.0, 0.0);
         }
-        let layers = &m.tail.as_ref().expect("a fine-tuned model has a tail").layers;
+        let layers = &m
+            .tail
+            .as_ref()
+            .expect("a fine-tuned model has a tail")
+            .layers;
         let x = embed_tracks_tail(
             resnet,
             layers,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::artifacts::{ArtifactError, RunDir};
 use super::data::{self, Example, MelSource, Skipped};
-use super::finetune::{TailData, finetune_tail};
+use super::finetune::{Backbone, TailData, finetune_tail};
 use super::run::{CpuBackend, TrainError, embed_tracks, embed_tracks_tail, predict_probs};
 use crate::dataset::Split;
 use crate::dataset::va::{VaTable, VaTableError};
@@ -73,6 +73,11 @@ pub const VA_PLANE_PNG: &str = "va_plane_predictions.png";
 
 pub fn va_report_json(split: Split) -> String {
     format!("va_report_{}.json", split.as_str())
+}
+
+/// Each track's truth and prediction, so a user can look at the tracks behind the figures.
+pub fn va_predictions_csv(split: Split) -> String {
+    format!("va_predictions_{}.csv", split.as_str())
 }
 
 /// What VA training and validation read: a trained run, its targets and its features. `None`
@@ -184,8 +189,12 @@ pub fn train_va(src: &VaSources, cfg: &VaTrainConfig) -> Result<VaTrained, VaDat
         let resnet = RunDir::new(&src.run).load_best::<CpuBackend>(&Default::default())?;
         let shape = EmbeddingTailConfig::of(&info.model).ok_or(VaError::NoTail)?;
         let (tuned, epochs) = finetune_tail(
-            &resnet,
-            &shape,
+            &Backbone {
+                resnet: &resnet,
+                tail: &shape,
+                frames: info.chunk.frames,
+                eval_batch: info.train.eval_batch,
+            },
             &model,
             TailData {
                 examples: &train_ex,
@@ -195,8 +204,6 @@ pub fn train_va(src: &VaSources, cfg: &VaTrainConfig) -> Result<VaTrained, VaDat
                 examples: &val_ex,
                 targets: &val_y,
             },
-            info.chunk.frames,
-            info.train.eval_batch,
             cfg,
         )?;
         model = tuned;
@@ -293,6 +300,15 @@ pub fn validate_va(src: &VaSources, split: Split) -> Result<VaValidation, VaData
     );
     let json = run.path(&va_report_json(split));
     run.write_json(&va_report_json(split), &report)?;
+    let mut csv = String::from("track_id,label,valence,arousal,valence_pred,arousal_pred\n");
+    for (i, id) in eval.track_ids.iter().enumerate() {
+        let label = info.classes.names[eval.classes[i]].replace('"', "\"\"");
+        csv.push_str(&format!(
+            "{id},\"{label}\",{},{},{},{}\n",
+            t[i][0], t[i][1], p[i][0], p[i][1]
+        ));
+    }
+    run.write_text(&va_predictions_csv(split), &csv)?;
     let points: Vec<VaPoint> = p
         .iter()
         .zip(&t)

@@ -18,8 +18,8 @@ use crate::retrain::{self, Compared, Event, Outcome, RetrainPlan, Stage, VaResul
 use crate::train::artifacts::RunDir;
 use crate::train::report::ValidationReport;
 use crate::train::run::{EpochRecord, Progress, Stop, TrainConfig};
-use crate::va::head::VaTrainConfig;
 use crate::tui::jobs::{JobKind, JobOutput};
+use crate::va::head::VaTrainConfig;
 
 /// Runs the retrain loop; the real one is [`Retrainer`].
 pub trait Trainer: Send + Sync {
