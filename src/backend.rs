@@ -12,6 +12,21 @@ pub type CpuBackend = burn::backend::Flex;
 /// Training backend: `CpuBackend` with autodiff.
 pub type TrainBackend = burn::backend::Autodiff<CpuBackend>;
 
+/// Caps glibc's heap arenas at `n`. glibc gives each thread that allocates while another holds the
+/// lock an arena of its own, up to 8 per core, and [`keep_freed_memory`] keeps every one at its
+/// peak: `musav serve` runs predictions on tokio's blocking threads, so its resident memory grew
+/// with the number of threads that ever ran one (448 MB at concurrency 16 against 171 MB with two
+/// arenas, `scripts/bench-serve.sh`) although only `--workers` predictions run at once.
+pub fn cap_heap_arenas(n: usize) {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes glibc's allocation parameters.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, n.clamp(1, i32::MAX as usize) as i32);
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    let _ = n;
+}
+
 /// Makes glibc keep freed memory in the process heap instead of returning it to the system.
 ///
 /// Every tensor op allocates its output, and glibc serves blocks of a few MB (the network's

@@ -61,6 +61,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.workers == 0 {
         bail!("--workers must be at least 1");
     }
+    // One arena per prediction at once, and one for the async side.
+    crate::backend::cap_heap_arenas(args.workers + 1);
     if !(args.timeout_s.is_finite() && args.timeout_s > 0.0) {
         bail!("--timeout-s must be a positive number of seconds");
     }

@@ -135,14 +135,23 @@ pub fn batch_norm_2d<B: ModelBackend>(bn: &BatchNorm<B>, x: Tensor<B, 4>) -> Ten
         );
         return Tensor::<B, 3>::from_primitive(TensorPrimitive::Float(out.y)).reshape([b, c, h, w]);
     }
-    let mean = bn
-        .running_mean
-        .value()
-        .to_device(&device)
-        .reshape([1, c, 1]);
-    let var = bn.running_var.value().to_device(&device).reshape([1, c, 1]);
-    let scale = bn.gamma.val().reshape([1, c, 1]) / var.add_scalar(bn.epsilon).sqrt();
-    ((x - mean) * scale + bn.beta.val().reshape([1, c, 1])).reshape([b, c, h, w])
+    let values = |t: Tensor<B, 1>| -> Vec<f32> {
+        t.into_data()
+            .convert::<f32>()
+            .into_vec::<f32>()
+            .expect("f32 data after convert")
+    };
+    let (mean, var) = (
+        values(bn.running_mean.value()),
+        values(bn.running_var.value()),
+    );
+    let (gamma, beta) = (values(bn.gamma.val()), values(bn.beta.val()));
+    let scale: Vec<f32> = (0..c)
+        .map(|i| gamma[i] / (var[i] + bn.epsilon as f32).sqrt())
+        .collect();
+    let shift: Vec<f32> = (0..c).map(|i| beta[i] - mean[i] * scale[i]).collect();
+    let y = B::channel_affine(x.into_primitive().tensor(), &scale, &shift);
+    Tensor::<B, 3>::from_primitive(TensorPrimitive::Float(y)).reshape([b, c, h, w])
 }
 
 /// Global max pooling (a mood cue anywhere in the chunk counts), then the dense embedding.
@@ -329,18 +338,26 @@ mod tests {
     use burn::module::AutodiffModule;
     use burn::tensor::backend::AutodiffBackend;
 
-    #[test]
-    fn forward_and_embedding_shapes() {
+    /// A small network of `channels` (5 classes, 12-wide embedding) and a batch of 3 random chunks.
+    fn small(
+        channels: Vec<usize>,
+    ) -> (ResNetConfig, ResNet<NdArray<f32>>, Tensor<NdArray<f32>, 3>) {
         let device = Default::default();
         let cfg = ResNetConfig::new(5)
-            .with_channels(vec![4, 8, 8])
+            .with_channels(channels)
             .with_embedding(12);
-        let model: ResNet<NdArray<f32>> = cfg.init(&device);
-        let x = Tensor::<NdArray<f32>, 3>::random(
+        let model = cfg.init(&device);
+        let x = Tensor::random(
             [3, 96, 40],
             burn::tensor::Distribution::Normal(0.0, 1.0),
             &device,
         );
+        (cfg, model, x)
+    }
+
+    #[test]
+    fn forward_and_embedding_shapes() {
+        let (_, model, x) = small(vec![4, 8, 8]);
         assert_eq!(model.embed(x.clone()).dims(), [3, 12]);
         assert_eq!(model.forward(x).dims(), [3, 5]);
     }
@@ -467,15 +484,7 @@ mod tests {
     #[test]
     fn trunk_then_tail_is_the_embedding() {
         let device = Default::default();
-        let cfg = ResNetConfig::new(5)
-            .with_channels(vec![4, 8, 6])
-            .with_embedding(12);
-        let model: ResNet<NdArray<f32>> = cfg.init(&device);
-        let x = Tensor::<NdArray<f32>, 3>::random(
-            [3, 96, 40],
-            burn::tensor::Distribution::Normal(0.0, 1.0),
-            &device,
-        );
+        let (cfg, model, x) = small(vec![4, 8, 6]);
         // Used (so initialised) before it is copied: see `ResNet::tail`.
         let whole = model.embed(x.clone()).into_data();
         let tail = model.tail().unwrap();

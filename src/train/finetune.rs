@@ -17,7 +17,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 
 use super::data::{self, Example};
-use super::run::{CpuBackend, TrainBackend, embed_tracks_tail};
+use super::run::{CpuBackend, TrainBackend, embed_tracks};
 use crate::model::resnet::{EmbeddingTail, EmbeddingTailConfig, ResNet};
 use crate::va::head::{
     VaEpoch, VaError, VaHead, VaLoss, VaModel, VaTail, VaTrainConfig, ccc_loss, mse_loss, to_tensor,
@@ -109,9 +109,9 @@ pub fn finetune_tail(
             .as_ref()
             .expect("a fine-tuned model has a tail")
             .layers;
-        let x = embed_tracks_tail(
+        let x = embed_tracks(
             resnet,
-            layers,
+            Some(layers),
             val.examples,
             frames,
             eval_batch,

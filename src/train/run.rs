@@ -364,31 +364,20 @@ pub fn predict_probs<B: ModelBackend>(
     probs.rows().into_iter().map(|r| r.to_vec()).collect()
 }
 
-/// Track embeddings (the VA head's input), averaged over all chunks.
+/// Track embeddings (the VA head's input), averaged over all chunks: the network's own, or through
+/// a fine-tuned copy of its tail (a head trained with `--unfreeze-last-block`).
 pub fn embed_tracks<B: ModelBackend>(
     model: &ResNet<B>,
+    tail: Option<&EmbeddingTail<B>>,
     examples: &[Example],
     frames: usize,
     batch: usize,
     width: usize,
 ) -> Array2<f32> {
     let device = model.devices().into_iter().next().unwrap_or_default();
-    average_over_chunks(examples, frames, batch, width, &device, |x| model.embed(x))
-}
-
-/// Track embeddings through a fine-tuned copy of the network's tail (the VA head's input when it
-/// was trained with `--unfreeze-last-block`), averaged over all chunks.
-pub fn embed_tracks_tail<B: ModelBackend>(
-    model: &ResNet<B>,
-    tail: &EmbeddingTail<B>,
-    examples: &[Example],
-    frames: usize,
-    batch: usize,
-    width: usize,
-) -> Array2<f32> {
-    let device = model.devices().into_iter().next().unwrap_or_default();
-    average_over_chunks(examples, frames, batch, width, &device, |x| {
-        tail.forward(model.trunk(x))
+    average_over_chunks(examples, frames, batch, width, &device, |x| match tail {
+        Some(tail) => tail.forward(model.trunk(x)),
+        None => model.embed(x),
     })
 }
 

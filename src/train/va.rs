@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::artifacts::{ArtifactError, RunDir};
 use super::data::{self, Example, MelSource, Skipped};
 use super::finetune::{Backbone, TailData, finetune_tail};
-use super::run::{CpuBackend, TrainError, embed_tracks, embed_tracks_tail, predict_probs};
+use super::run::{CpuBackend, TrainError, embed_tracks, predict_probs};
 use crate::dataset::Split;
 use crate::dataset::va::{VaTable, VaTableError};
 use crate::features::{FeatureError, FeatureSource};
@@ -367,6 +367,7 @@ pub fn embed_split(
     );
     let emb = embed_tracks(
         &model,
+        None,
         &examples,
         info.chunk.frames,
         info.train.eval_batch,
@@ -416,9 +417,9 @@ pub fn embed_split_tail(
         });
     }
     let model = RunDir::new(run_dir).load_best::<CpuBackend>(&Default::default())?;
-    let emb = embed_tracks_tail(
+    let emb = embed_tracks(
         &model,
-        tail,
+        Some(tail),
         &examples,
         info.chunk.frames,
         info.train.eval_batch,
