@@ -23,6 +23,7 @@ use symphonia::core::probe::Hint;
 
 use super::TARGET_SAMPLE_RATE;
 use super::mp3::{Mp3Stream, NotForThisDecoder};
+use super::mtg::LinearStream;
 use super::resample::{ResampleError, resample_into, resample_stream};
 use super::wav::WavFile;
 
@@ -175,6 +176,45 @@ pub fn load_mono_12k_into_with_info(
             *decoded = Vec::new();
         }
         result
+    })
+}
+
+/// The `mtg` convention's input: `path` decoded to mono and brought to 12 kHz by
+/// [`super::mtg::resample_linear`], with what the file was. An MP3 streams from the decoder into
+/// the resampler frame by frame, so a long file never exists whole at its own rate (~160 MB for
+/// 15 minutes at 44.1 kHz), and the file is read once.
+pub fn load_mono_12k_linear_with_info(path: &Path) -> Result<(Vec<f32>, SourceInfo), DecodeError> {
+    let mut out = Vec::new();
+    if audio_extension(path)?.as_deref() == Some("mp3") {
+        let data = read_file(path)?;
+        if let Some(stream) = Mp3Stream::open(&data) {
+            let (sample_rate, channels) = (stream.sample_rate, stream.channels);
+            let mut linear = LinearStream::new(sample_rate);
+            if let Ok(report) = stream.decode(&mut |mono| linear.push(mono, &mut out)) {
+                require_audio(path, &out)?;
+                let info = SourceInfo {
+                    sample_rate,
+                    channels,
+                    warnings: report.warnings,
+                };
+                return Ok((out, info));
+            }
+            // Not for nanomp3 after all: the whole-file path below, as for other formats.
+            out.clear();
+        }
+    }
+    DECODED.with(|cell| {
+        let mut decoded = cell.borrow_mut();
+        decoded.clear();
+        let result = decode_at_own_rate(path, &mut decoded).and_then(|info| {
+            require_audio(path, &decoded)?;
+            LinearStream::new(info.sample_rate).push(&decoded, &mut out);
+            Ok(info)
+        });
+        if decoded.capacity() > KEEP_SCRATCH {
+            *decoded = Vec::new();
+        }
+        result.map(|info| (out, info))
     })
 }
 

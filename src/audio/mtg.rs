@@ -65,32 +65,81 @@ pub fn seconds(frames: usize) -> f64 {
 /// last sample. The position is kept as a whole index plus a fraction, the fraction accumulated
 /// step by step, so the length agrees with Essentia's to the sample.
 pub fn resample_linear(samples: &[f32], rate: u32) -> Vec<f32> {
-    if rate == TARGET_SAMPLE_RATE || samples.is_empty() || rate == 0 {
-        return samples.to_vec();
-    }
-    let ratio = f64::from(TARGET_SAMPLE_RATE as f32 / rate as f32);
-    let step = 1.0 / ratio;
-    let n = samples.len();
-    let mut out = Vec::with_capacity((n as f64 * ratio) as usize + 2);
-    // Before the first sample: the interpolation runs from the first sample to itself.
-    let mut frac = 0.0f64;
-    while frac < 1.0 {
-        out.push(samples[0]);
-        frac += step;
-    }
-    let mut whole = frac.floor();
-    let mut index = whole as usize;
-    frac -= whole;
-    while index < n {
-        let a = f64::from(samples[index - 1]);
-        let b = f64::from(samples[index]);
-        out.push((a + frac * (b - a)) as f32);
-        frac += step;
-        whole = frac.floor();
-        index += whole as usize;
-        frac -= whole;
-    }
+    let mut out = Vec::with_capacity(
+        (samples.len() as f64 * f64::from(TARGET_SAMPLE_RATE) / f64::from(rate.max(1))) as usize
+            + 2,
+    );
+    LinearStream::new(rate).push(samples, &mut out);
     out
+}
+
+/// [`resample_linear`] fed piece by piece (an MP3 frame at a time), so a long file never exists
+/// whole at its own rate: the output of all pieces equals `resample_linear` of their concatenation.
+#[derive(Debug, Clone)]
+pub struct LinearStream {
+    /// `None`: the input is already at 12 kHz (or has no rate) and passes through.
+    step: Option<f64>,
+    /// Input samples received so far.
+    seen: usize,
+    /// The last of them (the left end of an interpolation that spans two pieces).
+    last: f32,
+    /// The next output's right input sample (absolute index) and its fraction from the left one;
+    /// `None` until the first sample arrives.
+    next: Option<(usize, f64)>,
+}
+
+impl LinearStream {
+    pub fn new(rate: u32) -> LinearStream {
+        let step = (rate != TARGET_SAMPLE_RATE && rate != 0)
+            .then(|| 1.0 / f64::from(TARGET_SAMPLE_RATE as f32 / rate as f32));
+        LinearStream {
+            step,
+            seen: 0,
+            last: 0.0,
+            next: None,
+        }
+    }
+
+    /// Appends the 12 kHz samples that `piece` completes to `out`.
+    pub fn push(&mut self, piece: &[f32], out: &mut Vec<f32>) {
+        let Some(step) = self.step else {
+            out.extend_from_slice(piece);
+            return;
+        };
+        let Some(&first) = piece.first() else {
+            return;
+        };
+        let (mut index, mut frac) = match self.next {
+            Some(next) => next,
+            None => {
+                // Before the first sample: the interpolation runs from the first sample to itself.
+                let mut frac = 0.0f64;
+                while frac < 1.0 {
+                    out.push(first);
+                    frac += step;
+                }
+                let whole = frac.floor();
+                (whole as usize, frac - whole)
+            }
+        };
+        let base = self.seen;
+        while index < base + piece.len() {
+            let b = f64::from(piece[index - base]);
+            let a = f64::from(if index > base {
+                piece[index - base - 1]
+            } else {
+                self.last
+            });
+            out.push((a + frac * (b - a)) as f32);
+            frac += step;
+            let whole = frac.floor();
+            index += whole as usize;
+            frac -= whole;
+        }
+        self.next = Some((index, frac));
+        self.seen += piece.len();
+        self.last = piece[piece.len() - 1];
+    }
 }
 
 /// The mtg mel-spectrogram (`96 × frames`, dB) of a 12 kHz signal.
@@ -286,6 +335,28 @@ mod tests {
         for (k, v) in out.iter().enumerate().skip(1) {
             let at = k as f64 * 3.675 - 1.0;
             assert!((f64::from(*v) - (at + 1.0)).abs() < 0.02, "output {k}: {v}");
+        }
+    }
+
+    #[test]
+    fn streamed_pieces_give_the_whole_signal_s_output() {
+        let x: Vec<f32> = (0..20_011)
+            .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
+            .collect();
+        for rate in [8_000, 12_000, 22_050, 44_100, 48_000] {
+            let whole = resample_linear(&x, rate);
+            // Uneven pieces, empty ones and single samples among them.
+            for sizes in [&[1152usize][..], &[1, 0, 3, 577, 2], &[20_011]] {
+                let mut out = Vec::new();
+                let mut stream = LinearStream::new(rate);
+                let (mut at, mut k) = (0, 0);
+                while at < x.len() {
+                    let end = (at + sizes[k % sizes.len()]).min(x.len());
+                    stream.push(&x[at..end], &mut out);
+                    (at, k) = (end, k + 1);
+                }
+                assert_eq!(out, whole, "{rate} Hz, pieces {sizes:?}");
+            }
         }
     }
 

@@ -16,7 +16,7 @@ use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
 use crate::audio::decode::{
-    DecodeError, SourceInfo, decode_mono, load_mono_12k_with_info, source_info,
+    DecodeError, SourceInfo, load_mono_12k_linear_with_info, load_mono_12k_with_info,
 };
 use crate::audio::mel::{MelConfig, mel_spectrogram};
 use crate::audio::mtg;
@@ -81,11 +81,7 @@ impl Convention {
     pub fn load(self, path: &Path) -> Result<(Vec<f32>, SourceInfo), DecodeError> {
         match self {
             Convention::Librosa => load_mono_12k_with_info(path),
-            Convention::Mtg => {
-                let mono = decode_mono(path)?;
-                let info = source_info(path)?;
-                Ok((mtg::resample_linear(&mono.samples, mono.sample_rate), info))
-            }
+            Convention::Mtg => load_mono_12k_linear_with_info(path),
         }
     }
 
