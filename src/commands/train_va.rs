@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use crate::train::va::{VaSources, train_va};
 use crate::va::head::{VaLoss, VaTrainConfig};
 
-/// Train the valence–arousal head on a trained run's frozen ResNet embeddings
+/// Train the valence–arousal head on a trained run's ResNet embeddings (then fine-tune its own copy of the last block)
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
     musav train-va --run runs/synth\n  \

@@ -172,8 +172,9 @@ fn best_epoch(history: &[VaEpoch]) -> Option<VaEpoch> {
         .cloned()
 }
 
-/// Trains the VA head on the run's frozen embeddings (train split, early stopping on validation)
-/// and saves it into the run directory.
+/// Trains the VA head on the run's frozen embeddings (train split, early stopping on validation),
+/// with `unfreeze_last_block` then fine-tunes it with its own copy of the network's tail, and
+/// saves it into the run directory.
 pub fn train_va(src: &VaSources, cfg: &VaTrainConfig) -> Result<VaTrained, VaDataError> {
     let (train, val) = src.splits(Split::Validation)?;
     let (mut model, history) = train_head(&train.x, &train.y, &val.x, &val.y, cfg, |_| {})?;
