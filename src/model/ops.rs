@@ -331,7 +331,7 @@ fn dims<B: Backend, const D: usize>(x: &FloatTensor<B>) -> [usize; D] {
     std::array::from_fn(|i| shape[i])
 }
 
-fn host<B: Backend>(t: FloatTensor<B>) -> Vec<f32> {
+pub(crate) fn host<B: Backend>(t: FloatTensor<B>) -> Vec<f32> {
     Tensor::<B, 1>::from_primitive(TensorPrimitive::Float(t))
         .into_data()
         .convert::<f32>()

@@ -135,12 +135,7 @@ pub fn batch_norm_2d<B: ModelBackend>(bn: &BatchNorm<B>, x: Tensor<B, 4>) -> Ten
         );
         return Tensor::<B, 3>::from_primitive(TensorPrimitive::Float(out.y)).reshape([b, c, h, w]);
     }
-    let values = |t: Tensor<B, 1>| -> Vec<f32> {
-        t.into_data()
-            .convert::<f32>()
-            .into_vec::<f32>()
-            .expect("f32 data after convert")
-    };
+    let values = |t: Tensor<B, 1>| super::ops::host::<B>(t.into_primitive().tensor());
     let (mean, var) = (
         values(bn.running_mean.value()),
         values(bn.running_var.value()),
