@@ -9,8 +9,9 @@
 #   MUSAV_VA_SEEDS="1 2" MUSAV_VA_OPTIONS="0 0.5 0+unfreeze 0.5+unfreeze" scripts/va-options.sh
 #
 # Options (MUSAV_VA_OPTIONS): a `musav train --va-weight` value (0 = the classifier-only
-# embedding, the default), with "+unfreeze" for `train-va --unfreeze-last-block` ("+unfreeze@LR":
-# with `--finetune-lr LR`). Options with
+# embedding, the default) and the head on its frozen embedding (`--unfreeze-last-block=false`),
+# or with "+unfreeze" the fine-tuned last block (`train-va`'s default; "+unfreeze@LR": with
+# `--finetune-lr LR`). Options with
 # the same weight share one classifier run. MUSAV_BIN: a musav binary (default: cargo build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,7 +48,8 @@ for seed in $seeds; do
     fi
     run="$work/r$seed-$opt"
     [ "$run" = "$classifier" ] || cp -r "$classifier" "$run"
-    flags=()
+    # Spelled out both ways: the default of `train-va` is the fine-tuned block.
+    flags=(--unfreeze-last-block=false)
     case "$opt" in
       *+unfreeze@*) flags=(--unfreeze-last-block --finetune-lr "${opt##*@}") ;;
       *+unfreeze) flags=(--unfreeze-last-block) ;;
