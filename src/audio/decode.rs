@@ -134,6 +134,67 @@ pub fn load_mono_12k_into_with_info(
     path: &Path,
     out: &mut Vec<f32>,
 ) -> Result<SourceInfo, DecodeError> {
+    load_mono_12k_by(path, To12k::BandLimited, out)
+}
+
+/// The `mtg` convention's input: `path` decoded to mono and brought to 12 kHz by
+/// [`super::mtg::resample_linear`], with what the file was. An MP3 streams from the decoder into
+/// the resampler frame by frame, so a long file never exists whole at its own rate (~160 MB for
+/// 15 minutes at 44.1 kHz), and the file is read once.
+pub fn load_mono_12k_linear_with_info(path: &Path) -> Result<(Vec<f32>, SourceInfo), DecodeError> {
+    let mut out = Vec::new();
+    let info = load_mono_12k_by(path, To12k::Linear, &mut out)?;
+    Ok((out, info))
+}
+
+/// How a decoded signal comes to 12 kHz: the two conventions' resamplers, each fed either a
+/// stream of pieces (an MP3's frames) or a whole signal.
+#[derive(Debug, Clone, Copy)]
+enum To12k {
+    /// librosa's (soxr-HQ-like, [`resample_stream`]).
+    BandLimited,
+    /// Essentia's linear interpolation ([`LinearStream`]).
+    Linear,
+}
+
+impl To12k {
+    /// Resamples what `produce` pushes into `out` (cleared first).
+    fn stream<T, E>(
+        self,
+        rate: u32,
+        out: &mut Vec<f32>,
+        produce: impl FnOnce(&mut dyn FnMut(&[f32])) -> Result<T, E>,
+    ) -> Result<Result<T, E>, ResampleError> {
+        match self {
+            To12k::BandLimited => resample_stream(rate, TARGET_SAMPLE_RATE, out, produce),
+            To12k::Linear => {
+                out.clear();
+                let mut linear = LinearStream::new(rate);
+                Ok(produce(&mut |piece| linear.push(piece, out)))
+            }
+        }
+    }
+
+    /// Resamples the whole of `samples` into `out` (cleared first).
+    fn whole(self, samples: &[f32], rate: u32, out: &mut Vec<f32>) -> Result<(), ResampleError> {
+        match self {
+            To12k::BandLimited => resample_into(samples, rate, TARGET_SAMPLE_RATE, out),
+            To12k::Linear => {
+                out.clear();
+                LinearStream::new(rate).push(samples, out);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// `path` to mono at 12 kHz in `out`: an MP3 streamed frame by frame from the bytes read once,
+/// anything else (or an MP3 nanomp3 cannot take) decoded whole into a per-thread buffer first.
+fn load_mono_12k_by(
+    path: &Path,
+    to12k: To12k,
+    out: &mut Vec<f32>,
+) -> Result<SourceInfo, DecodeError> {
     let resampled = |source| DecodeError::Resample {
         path: path.to_path_buf(),
         source,
@@ -144,7 +205,8 @@ pub fn load_mono_12k_into_with_info(
     };
     if let Some(stream) = mp3.as_deref().and_then(Mp3Stream::open) {
         let (rate, channels) = (stream.sample_rate, stream.channels);
-        let streamed = resample_stream(rate, TARGET_SAMPLE_RATE, out, |push| stream.decode(push))
+        let streamed = to12k
+            .stream(rate, out, |push| stream.decode(push))
             .map_err(resampled)?;
         match streamed {
             Ok(report) => {
@@ -155,7 +217,7 @@ pub fn load_mono_12k_into_with_info(
                     warnings: report.warnings,
                 });
             }
-            // Not for nanomp3 after all: symphonia, on the same bytes.
+            // Not for nanomp3 after all: symphonia decodes the file instead.
             Err(_) => out.clear(),
         }
     }
@@ -168,7 +230,8 @@ pub fn load_mono_12k_into_with_info(
         }
         .and_then(|info| {
             require_audio(path, &decoded)?;
-            resample_into(&decoded, info.sample_rate, TARGET_SAMPLE_RATE, out)
+            to12k
+                .whole(&decoded, info.sample_rate, out)
                 .map_err(resampled)?;
             Ok(info)
         });
@@ -176,45 +239,6 @@ pub fn load_mono_12k_into_with_info(
             *decoded = Vec::new();
         }
         result
-    })
-}
-
-/// The `mtg` convention's input: `path` decoded to mono and brought to 12 kHz by
-/// [`super::mtg::resample_linear`], with what the file was. An MP3 streams from the decoder into
-/// the resampler frame by frame, so a long file never exists whole at its own rate (~160 MB for
-/// 15 minutes at 44.1 kHz), and the file is read once.
-pub fn load_mono_12k_linear_with_info(path: &Path) -> Result<(Vec<f32>, SourceInfo), DecodeError> {
-    let mut out = Vec::new();
-    if audio_extension(path)?.as_deref() == Some("mp3") {
-        let data = read_file(path)?;
-        if let Some(stream) = Mp3Stream::open(&data) {
-            let (sample_rate, channels) = (stream.sample_rate, stream.channels);
-            let mut linear = LinearStream::new(sample_rate);
-            if let Ok(report) = stream.decode(&mut |mono| linear.push(mono, &mut out)) {
-                require_audio(path, &out)?;
-                let info = SourceInfo {
-                    sample_rate,
-                    channels,
-                    warnings: report.warnings,
-                };
-                return Ok((out, info));
-            }
-            // Not for nanomp3 after all: the whole-file path below, as for other formats.
-            out.clear();
-        }
-    }
-    DECODED.with(|cell| {
-        let mut decoded = cell.borrow_mut();
-        decoded.clear();
-        let result = decode_at_own_rate(path, &mut decoded).and_then(|info| {
-            require_audio(path, &decoded)?;
-            LinearStream::new(info.sample_rate).push(&decoded, &mut out);
-            Ok(info)
-        });
-        if decoded.capacity() > KEEP_SCRATCH {
-            *decoded = Vec::new();
-        }
-        result.map(|info| (out, info))
     })
 }
 
