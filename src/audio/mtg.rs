@@ -400,8 +400,8 @@ mod tests {
             }
             out
         }
-        // Five minutes at each rate: long enough for the accumulated fraction to visit every
-        // rounding case the step has.
+        // Five minutes at each rate: millions of steps of the accumulated fraction, each of which
+        // `floor` and the comparison must split alike.
         let x: Vec<f32> = (0..48_000 * 300u64)
             .map(|i| ((i * 7919 % 10_007) as f32 / 5_003.5 - 1.0))
             .collect();
