@@ -171,6 +171,28 @@ fn trains_on_the_synthetic_corpus_validates_and_compares() {
         mean_spread(&mse)
     );
 
+    // Fine-tuning reads the tracks and checks them against the cached embeddings: a cache that
+    // names other tracks is refused with what to delete, and the head already there stays.
+    let cache = p("run_a/embeddings_train.json");
+    let good = std::fs::read_to_string(&cache).unwrap();
+    let mut stale: serde_json::Value = serde_json::from_str(&good).unwrap();
+    stale["track_ids"][0] = serde_json::json!("track_that_is_not_in_the_export");
+    std::fs::write(&cache, stale.to_string()).unwrap();
+    let head_before = std::fs::read(p("run_a/va/va_head.json")).unwrap();
+    let (ok, _, err) = run(musav()
+        .args(["train-va", "--unfreeze-last-block", "--run"])
+        .arg(p("run_a")));
+    assert!(!ok);
+    assert!(
+        err.contains("embeddings_train.json") && err.contains("delete"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(p("run_a/va/va_head.json")).unwrap(),
+        head_before
+    );
+    std::fs::write(&cache, good).unwrap();
+
     // Issue 20's goal: the head fine-tuned with its own copy of the last block knows where a track
     // sits inside its label, on both axes, and the class predictions are the run's own.
     let (ok, out, err) = run(musav()

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use ndarray::Array2;
 use serde::{Deserialize, Serialize};
 
-use super::artifacts::{ArtifactError, RunDir};
+use super::artifacts::{ArtifactError, RunDir, RunInfo};
 use super::data::{self, Example, MelSource, Skipped};
 use super::finetune::{Backbone, TailData, finetune_tail};
 use super::run::{CpuBackend, TrainError, embed_tracks, predict_probs};
@@ -176,17 +176,34 @@ fn best_epoch(history: &[VaEpoch]) -> Option<VaEpoch> {
 /// with `unfreeze_last_block` then fine-tunes it with its own copy of the network's tail, and
 /// saves it into the run directory.
 pub fn train_va(src: &VaSources, cfg: &VaTrainConfig) -> Result<VaTrained, VaDataError> {
-    let (train, val) = src.splits(Split::Validation)?;
+    // Fine-tuning reads the tracks themselves: read each split once for it and the embeddings.
+    let loaded = if cfg.unfreeze_last_block {
+        let source = src.source()?;
+        Some((
+            load_split(&src.run, Split::Train, &source)?,
+            load_split(&src.run, Split::Validation, &source)?,
+        ))
+    } else {
+        None
+    };
+    let (train, val) = match &loaded {
+        Some((train, val)) => {
+            let targets = src.targets()?;
+            (
+                va_split(&embeddings_of(&src.run, Split::Train, train)?, &targets)?,
+                va_split(&embeddings_of(&src.run, Split::Validation, val)?, &targets)?,
+            )
+        }
+        None => src.splits(Split::Validation)?,
+    };
     let (mut model, history) = train_head(&train.x, &train.y, &val.x, &val.y, cfg, |_| {})?;
     let best = best_epoch(&history);
     let mut finetune = None;
-    if cfg.unfreeze_last_block {
-        let source = src.source()?;
+    if let Some((train_split, val_split)) = loaded {
         let targets = src.targets()?;
-        let (train_ex, info) = split_examples(&src.run, Split::Train, &source)?;
-        let (val_ex, _) = split_examples(&src.run, Split::Validation, &source)?;
-        let (train_ex, train_y) = with_targets(train_ex, &targets)?;
-        let (val_ex, val_y) = with_targets(val_ex, &targets)?;
+        let info = train_split.info;
+        let (train_ex, train_y) = with_targets(train_split.examples, &targets)?;
+        let (val_ex, val_y) = with_targets(val_split.examples, &targets)?;
         let resnet = RunDir::new(&src.run).load_best::<CpuBackend>(&Default::default())?;
         let shape = EmbeddingTailConfig::of(&info.model).ok_or(VaError::NoTail)?;
         let (tuned, epochs) = finetune_tail(
@@ -230,19 +247,6 @@ pub fn train_va(src: &VaSources, cfg: &VaTrainConfig) -> Result<VaTrained, VaDat
         finetune,
         dir,
     })
-}
-
-/// The split's examples, normalised as the run was trained, in the order [`embed_split`] gives.
-fn split_examples(
-    run_dir: &Path,
-    split: Split,
-    source: &dyn MelSource,
-) -> Result<(Vec<Example>, super::artifacts::RunInfo), VaDataError> {
-    let info = RunDir::new(run_dir).info()?;
-    let (tracks, _) = data::tracks_from_export(&info.export).map_err(TrainError::from)?;
-    let wanted: Vec<_> = tracks.into_iter().filter(|t| t.split == split).collect();
-    let (examples, _) = data::load(&wanted, source, &info.chunk);
-    Ok((examples, info))
 }
 
 /// The examples that have a target, and their targets as rows.
@@ -348,20 +352,65 @@ pub fn embed_split(
     split: Split,
     source: &dyn MelSource,
 ) -> Result<Embedded, VaDataError> {
+    if let Some(cached) = cached_embeddings(run_dir, split)? {
+        return Ok(cached);
+    }
+    let loaded = load_split(run_dir, split, source)?;
+    embed_and_cache(run_dir, split, &loaded)
+}
+
+/// The split's embeddings from the run's cache, when it has them.
+fn cached_embeddings(run_dir: &Path, split: Split) -> Result<Option<Embedded>, VaDataError> {
     let run = RunDir::new(run_dir);
     let name = embeddings_json(split);
-    if run.path(&name).exists() {
-        return Ok(run.read_json(&name)?);
-    }
-    let info = run.info()?;
+    Ok(if run.path(&name).exists() {
+        Some(run.read_json(&name)?)
+    } else {
+        None
+    })
+}
+
+/// A split's tracks read as the run was trained: what the embeddings and the fine-tuning both
+/// read, so a caller needing both reads the features once.
+struct LoadedSplit {
+    examples: Vec<Example>,
+    skipped: Vec<Skipped>,
+    info: RunInfo,
+}
+
+fn load_split(
+    run_dir: &Path,
+    split: Split,
+    source: &dyn MelSource,
+) -> Result<LoadedSplit, VaDataError> {
+    let info = RunDir::new(run_dir).info()?;
     let (tracks, _) = data::tracks_from_export(&info.export).map_err(TrainError::from)?;
     let wanted: Vec<_> = tracks.into_iter().filter(|t| t.split == split).collect();
     let (examples, skipped) = data::load(&wanted, source, &info.chunk);
+    Ok(LoadedSplit {
+        examples,
+        skipped,
+        info,
+    })
+}
+
+/// The embeddings of a loaded split through the run's network, written to the run's cache.
+fn embed_and_cache(
+    run_dir: &Path,
+    split: Split,
+    loaded: &LoadedSplit,
+) -> Result<Embedded, VaDataError> {
+    let LoadedSplit {
+        examples,
+        skipped,
+        info,
+    } = loaded;
+    let run = RunDir::new(run_dir);
     let model = run.load_best::<CpuBackend>(&Default::default())?;
     let k = info.classes.len();
     let probs = predict_probs(
         &model,
-        &examples,
+        examples,
         info.chunk.frames,
         info.train.eval_batch,
         k,
@@ -369,7 +418,7 @@ pub fn embed_split(
     let emb = embed_tracks(
         &model,
         None,
-        &examples,
+        examples,
         info.chunk.frames,
         info.train.eval_batch,
         info.model.embedding,
@@ -386,10 +435,34 @@ pub fn embed_split(
         classes: examples.iter().map(|e| e.track.class).collect(),
         predicted: probs.iter().map(argmax).collect(),
         embeddings: emb.rows().into_iter().map(|r| r.to_vec()).collect(),
-        skipped,
+        skipped: skipped.clone(),
     };
-    run.write_json(&name, &out)?;
+    run.write_json(&embeddings_json(split), &out)?;
     Ok(out)
+}
+
+/// The cached embeddings when there are, checked against a fresh load of the same split (the
+/// export may have changed since they were written), else computed from that load.
+fn embeddings_of(
+    run_dir: &Path,
+    split: Split,
+    loaded: &LoadedSplit,
+) -> Result<Embedded, VaDataError> {
+    let Some(cached) = cached_embeddings(run_dir, split)? else {
+        return embed_and_cache(run_dir, split, loaded);
+    };
+    if loaded.examples.len() != cached.track_ids.len()
+        || loaded
+            .examples
+            .iter()
+            .zip(&cached.track_ids)
+            .any(|(e, id)| &e.track.track_id != id)
+    {
+        return Err(VaDataError::StaleEmbeddings {
+            path: RunDir::new(run_dir).path(&embeddings_json(split)),
+        });
+    }
+    Ok(cached)
 }
 
 /// [`embed_split`] with each track's embedding taken through the VA head's fine-tuned `tail`
@@ -405,18 +478,9 @@ pub fn embed_split_tail(
     if va.path(&name).exists() {
         return Ok(va.read_json(&name)?);
     }
-    let base = embed_split(run_dir, split, source)?;
-    let (examples, info) = split_examples(run_dir, split, source)?;
-    if examples.len() != base.track_ids.len()
-        || examples
-            .iter()
-            .zip(&base.track_ids)
-            .any(|(e, id)| &e.track.track_id != id)
-    {
-        return Err(VaDataError::StaleEmbeddings {
-            path: RunDir::new(run_dir).path(&embeddings_json(split)),
-        });
-    }
+    let loaded = load_split(run_dir, split, source)?;
+    let base = embeddings_of(run_dir, split, &loaded)?;
+    let LoadedSplit { examples, info, .. } = loaded;
     let model = RunDir::new(run_dir).load_best::<CpuBackend>(&Default::default())?;
     let emb = embed_tracks(
         &model,
