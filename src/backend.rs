@@ -12,6 +12,19 @@ pub type CpuBackend = burn::backend::Flex;
 /// Training backend: `CpuBackend` with autodiff.
 pub type TrainBackend = burn::backend::Autodiff<CpuBackend>;
 
+/// Held by whatever seeds and then trains on the backend (`musav train`, the VA head, its
+/// fine-tuning) for as long as it runs. burn's CPU backend draws every random number (initial
+/// weights, dropout masks) from one generator per process, which `Backend::seed` resets: two
+/// trainings at once in one process (the test harness's threads; a library user's) would
+/// interleave their draws, and neither would be what its seed says.
+pub fn exclusive_random() -> std::sync::MutexGuard<'static, ()> {
+    static RANDOM: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    // A training that panicked leaves nothing to repair: the next one reseeds.
+    RANDOM
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// Caps glibc's heap arenas at `n`. glibc gives each thread that allocates while another holds the
 /// lock an arena of its own, up to 8 per core, and [`keep_freed_memory`] keeps every one at its
 /// peak: `musav serve` runs predictions on tokio's blocking threads, so its resident memory grew

@@ -311,7 +311,9 @@ fn missing_and_corrupt_features_are_skipped_and_reported() {
 
 /// Issue 20: two runs of one command used to differ (rayon summed the weight gradients in
 /// whatever grouping work-stealing produced). With a fixed summation order, the same seed gives
-/// the same run, bit for bit.
+/// the same run, bit for bit. Under `cargo test` other tests of this file train in the same
+/// process at the same time: without `backend::exclusive_random` their draws from burn's one
+/// generator interleaved with these and this failed there (nextest runs each test alone).
 #[test]
 fn the_same_seed_gives_the_same_run_bit_for_bit() {
     let tmp = tempfile::tempdir().unwrap();
