@@ -14,7 +14,7 @@ use musav::train::artifacts::RunDir;
 use musav::train::data;
 use musav::train::run::{CpuBackend, predict_probs};
 use ndarray::Array2;
-use util::{musav, run};
+use util::{export, musav, run};
 
 fn essentia(name: &str) -> PathBuf {
     util::repo().join("tests/fixtures/essentia").join(name)
@@ -230,21 +230,19 @@ fn a_run_json_without_a_convention_is_a_librosa_run() {
 }
 
 fn synth(out: &Path, rate: &str) {
-    let (ok, _, err) = run(musav()
-        .args(["synth", "--per-label", "6", "--seconds", "3"])
-        .args(["--labels-limit", "3", "--sample-rate", rate, "--out"])
-        .arg(out));
-    assert!(ok, "{err}");
-}
-
-fn export(data: &Path, out: &Path) {
-    let (ok, _, err) = run(musav()
-        .arg("export")
-        .arg("--data")
-        .arg(data)
-        .arg("--out")
-        .arg(out));
-    assert!(ok, "{err}");
+    util::synth(
+        out,
+        &[
+            "--per-label",
+            "6",
+            "--seconds",
+            "3",
+            "--labels-limit",
+            "3",
+            "--sample-rate",
+            rate,
+        ],
+    );
 }
 
 fn train(export: &Path, features: &Path, out: &Path, extra: &[&str]) -> (bool, String, String) {
@@ -253,19 +251,20 @@ fn train(export: &Path, features: &Path, out: &Path, extra: &[&str]) -> (bool, S
     } else {
         &["--epochs", "2"][..]
     };
-    run(musav()
-        .arg("train")
-        .arg("--export")
-        .arg(export)
-        .arg("--features")
-        .arg(features)
-        .arg("--out")
-        .arg(out)
-        .args(["--channels", "8,8,16", "--embedding", "16"])
-        .args(["--chunk-frames", "64", "--batch-size", "8"])
-        .args(["--lr", "3e-3"])
-        .args(epochs)
-        .args(extra))
+    let net = [
+        "--channels",
+        "8,8,16",
+        "--embedding",
+        "16",
+        "--chunk-frames",
+        "64",
+        "--batch-size",
+        "8",
+        "--lr",
+        "3e-3",
+    ];
+    let args: Vec<&str> = net.iter().chain(epochs).chain(extra).copied().collect();
+    util::train(export, features, None, out, &args)
 }
 
 /// Class probabilities of every exported track, read from `source` through `run`'s model.

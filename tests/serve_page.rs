@@ -62,37 +62,24 @@ fn out_dir() -> PathBuf {
 /// head: everything the model card and the answers show.
 fn tiny_run(dir: &Path) -> PathBuf {
     let p = |s: &str| dir.join(s);
-    let (ok, _, err) = run(musav()
-        .args([
-            "synth",
+    util::synth(
+        &p("synth"),
+        &[
             "--per-label",
             &PER_LABEL.to_string(),
             "--seconds",
             "3",
             "--labels-limit",
             &LABELS.to_string(),
-            "--out",
-        ])
-        .arg(p("synth")));
-    assert!(ok, "synth: {err}");
-    let (ok, _, err) = run(musav()
-        .arg("export")
-        .arg("--data")
-        .arg(p("synth"))
-        .arg("--out")
-        .arg(p("export")));
-    assert!(ok, "export: {err}");
-    let (ok, _, err) = run(musav()
-        .arg("train")
-        .arg("--export")
-        .arg(p("export"))
-        .arg("--features")
-        .arg(p("synth"))
-        .arg("--cache")
-        .arg(p("cache"))
-        .arg("--out")
-        .arg(p("run"))
-        .args([
+        ],
+    );
+    util::export(&p("synth"), &p("export"));
+    let (ok, _, err) = util::train(
+        &p("export"),
+        &p("synth"),
+        Some(&p("cache")),
+        &p("run"),
+        &[
             "--channels",
             "8,8,16,16,16",
             "--embedding",
@@ -107,7 +94,8 @@ fn tiny_run(dir: &Path) -> PathBuf {
             "0.1",
             "--epochs",
             "15",
-        ]));
+        ],
+    );
     assert!(ok, "train: {err}");
     for cmd in [
         &["validate", "--split", "validation", "--run"][..],

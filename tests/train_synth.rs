@@ -9,32 +9,20 @@
 
 mod util;
 
-use util::{musav, run};
+use util::{export, musav, run};
 
 fn synth(out: &std::path::Path, per_label: &str, labels: &str) {
-    let (ok, _, err) = run(musav()
-        .args([
-            "synth",
+    util::synth(
+        out,
+        &[
             "--per-label",
             per_label,
             "--seconds",
             "3",
             "--labels-limit",
             labels,
-            "--out",
-        ])
-        .arg(out));
-    assert!(ok, "{err}");
-}
-
-fn export(data: &std::path::Path, out: &std::path::Path) {
-    let (ok, _, err) = run(musav()
-        .arg("export")
-        .arg("--data")
-        .arg(data)
-        .arg("--out")
-        .arg(out));
-    assert!(ok, "{err}");
+        ],
+    );
 }
 
 /// `musav validate --split test --format json` of a run.
@@ -69,25 +57,18 @@ fn trains_on_the_synthetic_corpus_validates_and_compares() {
     synth(&p("synth"), "60", "11");
     export(&p("synth"), &p("export"));
     let train = |export: &str, data: &str, out: &str, epochs: &str| {
-        run(musav()
-            .arg("train")
-            .arg("--export")
-            .arg(p(export))
-            .arg("--features")
-            .arg(p(data))
-            .arg("--cache")
-            .arg(p(&format!("cache_{data}")))
-            .arg("--out")
-            .arg(p(out))
-            .args([
+        util::train(
+            &p(export),
+            &p(data),
+            Some(&p(&format!("cache_{data}"))),
+            &p(out),
+            &[
                 "--channels",
                 "8,8,16,32,64",
                 "--embedding",
                 "64",
                 "--chunk-frames",
                 "128",
-            ])
-            .args([
                 "--batch-size",
                 "16",
                 "--lr",
@@ -96,7 +77,8 @@ fn trains_on_the_synthetic_corpus_validates_and_compares() {
                 "0.5",
                 "--epochs",
                 epochs,
-            ]))
+            ],
+        )
     };
     let (ok, out, err) = train("export", "synth", "run_a", "6");
     assert!(ok, "{err}");

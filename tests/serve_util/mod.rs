@@ -55,37 +55,31 @@ fn ok(cmd: &mut Command) {
 
 fn build(root: &Path) {
     let p = |s: &str| root.join(s);
-    ok(musav()
-        .args([
-            "synth",
-            "--per-label",
-            "6",
-            "--seconds",
-            "7",
-            "--labels-limit",
-            "3",
-            "--out",
-        ])
-        .arg(p("synth")));
-    ok(musav()
-        .arg("export")
-        .arg("--data")
-        .arg(p("synth"))
-        .arg("--out")
-        .arg(p("export")));
+    util::synth(
+        &p("synth"),
+        &["--per-label", "6", "--seconds", "7", "--labels-limit", "3"],
+    );
+    util::export(&p("synth"), &p("export"));
     for (name, seed) in [("run_a", "1"), ("run_b", "2")] {
-        ok(musav()
-            .arg("train")
-            .arg("--export")
-            .arg(p("export"))
-            .arg("--features")
-            .arg(p("synth"))
-            .arg("--cache")
-            .arg(p("cache"))
-            .arg("--out")
-            .arg(p(name))
-            .args(["--channels", "4,8", "--embedding", "8", "--epochs", "2"])
-            .args(["--batch-size", "4", "--seed", seed]));
+        let (trained, out, err) = util::train(
+            &p("export"),
+            &p("synth"),
+            Some(&p("cache")),
+            &p(name),
+            &[
+                "--channels",
+                "4,8",
+                "--embedding",
+                "8",
+                "--epochs",
+                "2",
+                "--batch-size",
+                "4",
+                "--seed",
+                seed,
+            ],
+        );
+        assert!(trained, "train {name} failed:\n{out}\n{err}");
         ok(musav()
             .args(["train-va", "--epochs", "20", "--seed", seed, "--run"])
             .arg(p(name)));

@@ -54,3 +54,40 @@ pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out.sort();
     out
 }
+
+/// `musav synth ARGS --out out`, which must succeed.
+pub fn synth(out: &Path, args: &[&str]) {
+    let (ok, _, err) = run(musav().arg("synth").args(args).arg("--out").arg(out));
+    assert!(ok, "synth: {err}");
+}
+
+/// `musav export --data data --out out`, which must succeed.
+pub fn export(data: &Path, out: &Path) {
+    let (ok, _, err) = run(musav()
+        .arg("export")
+        .arg("--data")
+        .arg(data)
+        .arg("--out")
+        .arg(out));
+    assert!(ok, "export: {err}");
+}
+
+/// `musav train --export export --features features [--cache cache] --out out ARGS`.
+pub fn train(
+    export: &Path,
+    features: &Path,
+    cache: Option<&Path>,
+    out: &Path,
+    args: &[&str],
+) -> (bool, String, String) {
+    let mut cmd = musav();
+    cmd.arg("train")
+        .arg("--export")
+        .arg(export)
+        .arg("--features")
+        .arg(features);
+    if let Some(cache) = cache {
+        cmd.arg("--cache").arg(cache);
+    }
+    run(cmd.arg("--out").arg(out).args(args))
+}
