@@ -232,38 +232,20 @@ fn a_run_json_without_a_convention_is_a_librosa_run() {
 fn synth(out: &Path, rate: &str) {
     util::synth(
         out,
-        &[
-            "--per-label",
-            "6",
-            "--seconds",
-            "3",
-            "--labels-limit",
-            "3",
-            "--sample-rate",
-            rate,
-        ],
+        &format!("--per-label 6 --seconds 3 --labels-limit 3 --sample-rate {rate}"),
     );
 }
 
 fn train(export: &Path, features: &Path, out: &Path, extra: &[&str]) -> (bool, String, String) {
     let epochs = if extra.contains(&"--epochs") {
-        &[][..]
+        ""
     } else {
-        &["--epochs", "2"][..]
+        "--epochs 2"
     };
-    let net = [
-        "--channels",
-        "8,8,16",
-        "--embedding",
-        "16",
-        "--chunk-frames",
-        "64",
-        "--batch-size",
-        "8",
-        "--lr",
-        "3e-3",
-    ];
-    let args: Vec<&str> = net.iter().chain(epochs).chain(extra).copied().collect();
+    let args = format!(
+        "--channels 8,8,16 --embedding 16 --chunk-frames 64 --batch-size 8 --lr 3e-3 {epochs} {}",
+        extra.join(" ")
+    );
     util::train(export, features, None, out, &args)
 }
 

@@ -64,14 +64,7 @@ fn tiny_run(dir: &Path) -> PathBuf {
     let p = |s: &str| dir.join(s);
     util::synth(
         &p("synth"),
-        &[
-            "--per-label",
-            &PER_LABEL.to_string(),
-            "--seconds",
-            "3",
-            "--labels-limit",
-            &LABELS.to_string(),
-        ],
+        &format!("--per-label {PER_LABEL} --seconds 3 --labels-limit {LABELS}"),
     );
     util::export(&p("synth"), &p("export"));
     let (ok, _, err) = util::train(
@@ -79,22 +72,8 @@ fn tiny_run(dir: &Path) -> PathBuf {
         &p("synth"),
         Some(&p("cache")),
         &p("run"),
-        &[
-            "--channels",
-            "8,8,16,16,16",
-            "--embedding",
-            "16",
-            "--chunk-frames",
-            "64",
-            "--batch-size",
-            "8",
-            "--lr",
-            "3e-3",
-            "--dropout",
-            "0.1",
-            "--epochs",
-            "15",
-        ],
+        "--channels 8,8,16,16,16 --embedding 16 --chunk-frames 64 --batch-size 8 --lr 3e-3 \
+         --dropout 0.1 --epochs 15",
     );
     assert!(ok, "train: {err}");
     for cmd in [

@@ -14,14 +14,7 @@ use util::{export, musav, run};
 fn synth(out: &std::path::Path, per_label: &str, labels: &str) {
     util::synth(
         out,
-        &[
-            "--per-label",
-            per_label,
-            "--seconds",
-            "3",
-            "--labels-limit",
-            labels,
-        ],
+        &format!("--per-label {per_label} --seconds 3 --labels-limit {labels}"),
     );
 }
 
@@ -62,22 +55,10 @@ fn trains_on_the_synthetic_corpus_validates_and_compares() {
             &p(data),
             Some(&p(&format!("cache_{data}"))),
             &p(out),
-            &[
-                "--channels",
-                "8,8,16,32,64",
-                "--embedding",
-                "64",
-                "--chunk-frames",
-                "128",
-                "--batch-size",
-                "16",
-                "--lr",
-                "3e-3",
-                "--dropout",
-                "0.5",
-                "--epochs",
-                epochs,
-            ],
+            &format!(
+                "--channels 8,8,16,32,64 --embedding 64 --chunk-frames 128 --batch-size 16 \
+                 --lr 3e-3 --dropout 0.5 --epochs {epochs}"
+            ),
         )
     };
     let (ok, out, err) = train("export", "synth", "run_a", "6");

@@ -55,10 +55,7 @@ fn ok(cmd: &mut Command) {
 
 fn build(root: &Path) {
     let p = |s: &str| root.join(s);
-    util::synth(
-        &p("synth"),
-        &["--per-label", "6", "--seconds", "7", "--labels-limit", "3"],
-    );
+    util::synth(&p("synth"), "--per-label 6 --seconds 7 --labels-limit 3");
     util::export(&p("synth"), &p("export"));
     for (name, seed) in [("run_a", "1"), ("run_b", "2")] {
         let (trained, out, err) = util::train(
@@ -66,18 +63,7 @@ fn build(root: &Path) {
             &p("synth"),
             Some(&p("cache")),
             &p(name),
-            &[
-                "--channels",
-                "4,8",
-                "--embedding",
-                "8",
-                "--epochs",
-                "2",
-                "--batch-size",
-                "4",
-                "--seed",
-                seed,
-            ],
+            &format!("--channels 4,8 --embedding 8 --epochs 2 --batch-size 4 --seed {seed}"),
         );
         assert!(trained, "train {name} failed:\n{out}\n{err}");
         ok(musav()

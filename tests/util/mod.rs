@@ -55,9 +55,13 @@ pub fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     out
 }
 
-/// `musav synth ARGS --out out`, which must succeed.
-pub fn synth(out: &Path, args: &[&str]) {
-    let (ok, _, err) = run(musav().arg("synth").args(args).arg("--out").arg(out));
+/// `musav synth ARGS --out out`, which must succeed (`args`: flags and values split at spaces).
+pub fn synth(out: &Path, args: &str) {
+    let (ok, _, err) = run(musav()
+        .arg("synth")
+        .args(args.split_whitespace())
+        .arg("--out")
+        .arg(out));
     assert!(ok, "synth: {err}");
 }
 
@@ -72,13 +76,14 @@ pub fn export(data: &Path, out: &Path) {
     assert!(ok, "export: {err}");
 }
 
-/// `musav train --export export --features features [--cache cache] --out out ARGS`.
+/// `musav train --export export --features features [--cache cache] --out out ARGS` (`args`:
+/// flags and values split at spaces).
 pub fn train(
     export: &Path,
     features: &Path,
     cache: Option<&Path>,
     out: &Path,
-    args: &[&str],
+    args: &str,
 ) -> (bool, String, String) {
     let mut cmd = musav();
     cmd.arg("train")
@@ -89,5 +94,5 @@ pub fn train(
     if let Some(cache) = cache {
         cmd.arg("--cache").arg(cache);
     }
-    run(cmd.arg("--out").arg(out).args(args))
+    run(cmd.arg("--out").arg(out).args(args.split_whitespace()))
 }
