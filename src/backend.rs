@@ -12,17 +12,20 @@ pub type CpuBackend = burn::backend::Flex;
 /// Training backend: `CpuBackend` with autodiff.
 pub type TrainBackend = burn::backend::Autodiff<CpuBackend>;
 
-/// Held by whatever seeds and then trains on the backend (`musav train`, the VA head, its
-/// fine-tuning) for as long as it runs. burn's CPU backend draws every random number (initial
-/// weights, dropout masks) from one generator per process, which `Backend::seed` resets: two
-/// trainings at once in one process (the test harness's threads; a library user's) would
-/// interleave their draws, and neither would be what its seed says.
-pub fn exclusive_random() -> std::sync::MutexGuard<'static, ()> {
+/// Seeds the backend's random numbers for a training (`musav train`, the VA head, its
+/// fine-tuning) and keeps them its own while the returned guard lives. burn's CPU backend draws
+/// every random number (initial weights, dropout masks) from one generator per process, which
+/// `Backend::seed` resets: two trainings at once in one process (the test harness's threads; a
+/// library user's) would interleave their draws, and neither would be what its seed says. A
+/// training may reseed while it holds the guard.
+pub fn seeded(seed: u64) -> std::sync::MutexGuard<'static, ()> {
     static RANDOM: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    // A training that panicked leaves nothing to repair: the next one reseeds.
-    RANDOM
+    // A training that panicked leaves nothing to repair: it is reseeded here.
+    let guard = RANDOM
         .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    <TrainBackend as burn::tensor::backend::Backend>::seed(&Default::default(), seed);
+    guard
 }
 
 /// Caps glibc's heap arenas at `n`. glibc gives each thread that allocates while another holds the

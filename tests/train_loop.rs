@@ -309,61 +309,88 @@ fn missing_and_corrupt_features_are_skipped_and_reported() {
     assert!(report.contains("40 mel bands"), "{report}");
 }
 
+/// What a training run did, to the bit: its per-epoch losses, and its best model's logits for one
+/// fixed input (the saved file holds random parameter ids, so weights are compared by what they
+/// compute).
+fn fingerprint(
+    dir: &Path,
+    source: &MemorySource,
+    cfg: &TrainConfig,
+    name: &str,
+) -> (Vec<u64>, Vec<u32>) {
+    let out = dir.join(name);
+    let inputs = TrainInputs {
+        export: &dir.join("export"),
+        features: "memory".into(),
+        source,
+        out: &out,
+        resume: false,
+        va_targets: None,
+        convention: Default::default(),
+    };
+    let outcome = train(&inputs, cfg, |_| {}, &AtomicBool::new(false)).unwrap();
+    let losses: Vec<u64> = outcome
+        .history
+        .iter()
+        .map(|e| e.train_loss.to_bits())
+        .collect();
+    let model = outcome.model.unwrap();
+    let input = burn::tensor::Tensor::<musav::train::run::CpuBackend, 3>::from_data(
+        burn::tensor::TensorData::new(
+            (0..2 * 96 * 32)
+                .map(|i| ((i % 97) as f32 - 48.0) / 10.0)
+                .collect::<Vec<_>>(),
+            [2, 96, 32],
+        ),
+        &Default::default(),
+    );
+    let logits: Vec<u32> = model
+        .forward(input)
+        .into_data()
+        .to_vec::<f32>()
+        .unwrap()
+        .iter()
+        .map(|v| v.to_bits())
+        .collect();
+    (losses, logits)
+}
+
 /// Issue 20: two runs of one command used to differ (rayon summed the weight gradients in
 /// whatever grouping work-stealing produced). With a fixed summation order, the same seed gives
-/// the same run, bit for bit. Under `cargo test` other tests of this file train in the same
-/// process at the same time: without `backend::exclusive_random` their draws from burn's one
-/// generator interleaved with these and this failed there (nextest runs each test alone).
+/// the same run, bit for bit.
 #[test]
 fn the_same_seed_gives_the_same_run_bit_for_bit() {
     let tmp = tempfile::tempdir().unwrap();
     let source = export(&tmp.path().join("export"), [8, 4, 4]);
     let cfg = small().with_epochs(2);
-    let run_once = |name: &str| {
-        let out = tmp.path().join(name);
-        let inputs = TrainInputs {
-            export: &tmp.path().join("export"),
-            features: "memory".into(),
-            source: &source,
-            out: &out,
-            resume: false,
-            va_targets: None,
-            convention: Default::default(),
-        };
-        let outcome = train(&inputs, &cfg, |_| {}, &AtomicBool::new(false)).unwrap();
-        let losses: Vec<u64> = outcome
-            .history
-            .iter()
-            .map(|e| e.train_loss.to_bits())
-            .collect();
-        // The saved file holds random parameter ids, so the weights are compared by what they
-        // compute: the best model's logits for one fixed input.
-        let model = outcome.model.unwrap();
-        let input = burn::tensor::Tensor::<musav::train::run::CpuBackend, 3>::from_data(
-            burn::tensor::TensorData::new(
-                (0..2 * 96 * 32)
-                    .map(|i| ((i % 97) as f32 - 48.0) / 10.0)
-                    .collect::<Vec<_>>(),
-                [2, 96, 32],
-            ),
-            &Default::default(),
-        );
-        let logits: Vec<u32> = model
-            .forward(input)
-            .into_data()
-            .to_vec::<f32>()
-            .unwrap()
-            .iter()
-            .map(|v| v.to_bits())
-            .collect();
-        (losses, logits)
-    };
-    let (loss_a, model_a) = run_once("a");
-    let (loss_b, model_b) = run_once("b");
+    let (loss_a, model_a) = fingerprint(tmp.path(), &source, &cfg, "a");
+    let (loss_b, model_b) = fingerprint(tmp.path(), &source, &cfg, "b");
     assert_eq!(loss_a, loss_b, "training losses differ between two runs");
     assert_eq!(
         model_a, model_b,
         "the trained weights differ between two runs"
+    );
+}
+
+/// burn's CPU backend draws every random number (initial weights, dropout masks) from one
+/// generator per process: a training started while another runs in the same process (a test
+/// harness's threads, a library user's) must still be the one its seed gives.
+#[test]
+fn a_training_beside_another_is_still_the_one_its_seed_gives() {
+    let tmp = tempfile::tempdir().unwrap();
+    let source = export(&tmp.path().join("export"), [8, 4, 4]);
+    let cfg = small().with_epochs(2);
+    let alone = fingerprint(tmp.path(), &source, &cfg, "alone");
+    let other = small().with_epochs(2).with_seed(cfg.seed + 1);
+    let beside = std::thread::scope(|s| {
+        let running = s.spawn(|| fingerprint(tmp.path(), &source, &other, "other"));
+        let beside = fingerprint(tmp.path(), &source, &cfg, "beside");
+        running.join().unwrap();
+        beside
+    });
+    assert!(
+        alone == beside,
+        "a training beside another drew other random numbers"
     );
 }
 

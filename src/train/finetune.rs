@@ -89,8 +89,7 @@ pub fn finetune_tail(
         return Err(VaError::NoTail);
     };
     let device = Default::default();
-    let _random = crate::backend::exclusive_random();
-    TrainBackend::seed(&device, cfg.seed);
+    let _random = crate::backend::seeded(cfg.seed);
     let model_of = |tail: EmbeddingTail<CpuBackend>, head: VaHead<CpuBackend>| VaModel {
         head,
         config: start.config.clone(),

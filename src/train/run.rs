@@ -547,8 +547,7 @@ pub fn train(
     }
 
     let device = Default::default();
-    let _random = crate::backend::exclusive_random();
-    TrainBackend::seed(&device, cfg.seed);
+    let _random = crate::backend::seeded(cfg.seed);
     let mut model: ResNet<TrainBackend> = info.model.init(&device);
     let mut optim = AdamWConfig::new()
         .with_weight_decay(cfg.weight_decay as f32)

@@ -359,8 +359,7 @@ pub fn train_head(
         }
     }
     let device = Default::default();
-    let _random = crate::backend::exclusive_random();
-    TrainBackend::seed(&device, cfg.seed);
+    let _random = crate::backend::seeded(cfg.seed);
     let x_norm = Standardiser::fit(x_train);
     let y_norm = Standardiser::fit(y_train);
     let xs = x_norm.apply(x_train);
