@@ -176,31 +176,25 @@ fn best_epoch(history: &[VaEpoch]) -> Option<VaEpoch> {
 /// with `unfreeze_last_block` then fine-tunes it with its own copy of the network's tail, and
 /// saves it into the run directory.
 pub fn train_va(src: &VaSources, cfg: &VaTrainConfig) -> Result<VaTrained, VaDataError> {
-    // Fine-tuning reads the tracks themselves: read each split once for it and the embeddings.
-    let loaded = if cfg.unfreeze_last_block {
-        let source = src.source()?;
-        Some((
-            load_split(&src.run, Split::Train, &source)?,
-            load_split(&src.run, Split::Validation, &source)?,
-        ))
-    } else {
-        None
+    let source = src.source()?;
+    let targets = src.targets()?;
+    // Fine-tuning reads the tracks themselves: each split is read once for it and the embeddings.
+    let load = |split| {
+        cfg.unfreeze_last_block
+            .then(|| load_split(&src.run, split, &source))
+            .transpose()
     };
-    let (train, val) = match &loaded {
-        Some((train, val)) => {
-            let targets = src.targets()?;
-            (
-                va_split(&embeddings_of(&src.run, Split::Train, train)?, &targets)?,
-                va_split(&embeddings_of(&src.run, Split::Validation, val)?, &targets)?,
-            )
-        }
-        None => src.splits(Split::Validation)?,
+    let (train_loaded, val_loaded) = (load(Split::Train)?, load(Split::Validation)?);
+    let embedded = |split, loaded: &Option<LoadedSplit>| match loaded {
+        Some(loaded) => embeddings_of(&src.run, split, loaded),
+        None => embed_split(&src.run, split, &source),
     };
+    let train = va_split(&embedded(Split::Train, &train_loaded)?, &targets)?;
+    let val = va_split(&embedded(Split::Validation, &val_loaded)?, &targets)?;
     let (mut model, history) = train_head(&train.x, &train.y, &val.x, &val.y, cfg, |_| {})?;
     let best = best_epoch(&history);
     let mut finetune = None;
-    if let Some((train_split, val_split)) = loaded {
-        let targets = src.targets()?;
+    if let (Some(train_split), Some(val_split)) = (train_loaded, val_loaded) {
         let info = train_split.info;
         let (train_ex, train_y) = with_targets(train_split.examples, &targets)?;
         let (val_ex, val_y) = with_targets(val_split.examples, &targets)?;
