@@ -400,12 +400,13 @@ mod tests {
             }
             out
         }
-        // Five minutes at each rate: millions of steps of the accumulated fraction, each of which
+        // Five minutes at each of eight rates: millions of steps of the accumulated fraction, each of which
         // `floor` and the comparison must split alike.
         let x: Vec<f32> = (0..48_000 * 300u64)
             .map(|i| (i * 7919 % 10_007) as f32 / 5_003.5 - 1.0)
             .collect();
-        for rate in [8_000, 11_025, 16_000, 22_050, 32_000, 44_100, 48_000] {
+        // 6 kHz: a step of exactly 0.5, so positions land on whole samples (`frac + step == 1`).
+        for rate in [6_000, 8_000, 11_025, 16_000, 22_050, 32_000, 44_100, 48_000] {
             let n = rate as usize * 300;
             let got = resample_linear(&x[..n], rate);
             let want = by_definition(&x[..n], rate);
