@@ -97,6 +97,21 @@ fn tmux_or_skip() -> bool {
     ok
 }
 
+/// The whole first frame: the labels pane and the status bar down to its last line (key hints or a
+/// message). ratatui writes a frame's changed cells top to bottom, and a capture can land in the
+/// middle of that (CI once caught the labels pane drawn over the loading screen, no status bar yet).
+fn first_frame(tmux: &Tmux, limit: Duration) -> String {
+    tmux.wait_for("the first frame", limit, |s| {
+        let lines: Vec<&str> = s.lines().collect();
+        let last_drawn = lines
+            .iter()
+            .position(|l| l.starts_with("per label "))
+            .and_then(|i| lines.get(i + 1))
+            .is_some_and(|l| !l.trim().is_empty());
+        s.contains("Labels (11)") && last_drawn
+    })
+}
+
 /// Quits with `q` (after saving) and waits for the process to end.
 fn save_and_quit(tmux: &Tmux, limit: Duration) {
     tmux.keys(&["s"]);
@@ -218,10 +233,7 @@ fn rename_and_move_to_noise_then_save_and_export_agree_with_the_status_bar() {
     let tmux = start("edit", dir.path(), &map, "", "");
     let limit = Duration::from_secs(20);
 
-    // The whole first frame, status bar included (a capture can catch a frame half drawn).
-    let s = tmux.wait_for("the first frame", limit, |s| {
-        s.contains("Labels (11)") && s.contains("per label ")
-    });
+    let s = first_frame(&tmux, limit);
     assert_eq!(status_counts(&s), (9590, 2023, 7567));
 
     // Rename the first label.
@@ -319,7 +331,7 @@ fn n_names_the_selected_label_with_the_real_model() {
         ),
     );
     let limit = Duration::from_secs(20);
-    let s = tmux.wait_for("the labels pane", limit, |s| s.contains("Labels (11)"));
+    let s = first_frame(&tmux, limit);
     assert!(s.contains("n name (grounded)"), "{s}");
     tmux.keys(&["n"]);
     let s = tmux.wait_for("the answer", Duration::from_secs(300), |s| {
@@ -409,7 +421,7 @@ fn the_training_screen_runs_the_loop_twice_and_compares_the_runs() {
     );
     let limit = Duration::from_secs(20);
     let train_limit = Duration::from_secs(600);
-    tmux.wait_for("the labels pane", limit, |s| s.contains("Labels (11)"));
+    first_frame(&tmux, limit);
 
     // First run, on the map as it is.
     tmux.keys(&["t"]);
@@ -433,7 +445,7 @@ fn the_training_screen_runs_the_loop_twice_and_compares_the_runs() {
 
     // Relabel: rename the first label (unsaved), then train again: the UI asks to save first.
     tmux.keys(&["t"]);
-    tmux.wait_for("the labels pane", limit, |s| s.contains("Labels (11)"));
+    first_frame(&tmux, limit);
     tmux.keys(&["r"]);
     tmux.wait_for("the rename popup", limit, |s| s.contains("Rename label"));
     tmux.keys(&["C-u"]);
