@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 20: what each way of training gives the valence–arousal head, over several seeds.
 # For each seed: a synthetic corpus, one classifier run per `--va-weight`, `train-va` (on the
-# frozen embedding, or with `--unfreeze-last-block`), then `validate` and `validate-va` on the
+# frozen network, or with `--unfreeze-last-block`), then `validate` and `validate-va` on the
 # test split. Prints one row per seed and option, and the mean over seeds.
 #
 #   scripts/va-options.sh                 # test size (as tests/train_synth.rs), seeds 1..5
@@ -9,14 +9,15 @@
 #   MUSAV_VA_SEEDS="1 2" MUSAV_VA_OPTIONS="0 0.5 0+unfreeze 0.5+unfreeze" scripts/va-options.sh
 #
 # Options (MUSAV_VA_OPTIONS): a `musav train --va-weight` value (0 = the classifier-only
-# embedding, the default) and the head on its frozen embedding (`--unfreeze-last-block=false`),
+# embedding, the default) and the head on the frozen network (`--unfreeze-last-block=false`),
 # or with "+unfreeze" the fine-tuned last block (`train-va`'s default; "+unfreeze@LR": with
-# `--finetune-lr LR`). Options with
+# `--finetune-lr LR`); with "+embedding" anywhere the head reads the embedding alone
+# (`--va-input embedding`) instead of `train-va`'s default input (levels). Options with
 # the same weight share one classifier run. MUSAV_BIN: a musav binary (default: cargo build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seeds=${MUSAV_VA_SEEDS:-1 2 3 4 5}
-options=${MUSAV_VA_OPTIONS:-0 0.5 0+unfreeze}
+options=${MUSAV_VA_OPTIONS:-0+embedding+unfreeze 0 0+unfreeze}
 size=${MUSAV_VA_SIZE:-test}
 bin=${MUSAV_BIN:-}
 if [ -z "$bin" ]; then
@@ -53,6 +54,10 @@ for seed in $seeds; do
     case "$opt" in
       *+unfreeze@*) flags=(--unfreeze-last-block --finetune-lr "${opt##*@}") ;;
       *+unfreeze) flags=(--unfreeze-last-block) ;;
+    esac
+    case "$opt" in
+      *+embedding*) flags+=(--va-input embedding) ;;
+      *) flags+=(--va-input levels) ;;
     esac
     "$bin" train-va --run "$run" "${flags[@]}" >/dev/null
     "$bin" validate-va --run "$run" >/dev/null

@@ -73,9 +73,16 @@ fn trains_on_the_synthetic_corpus_validates_and_compares() {
     assert_eq!(report["labels"].as_array().unwrap().len(), 11);
     assert!(p("run_a/confusion_test.png").exists());
 
-    // The VA head on the frozen embeddings, with the corpus's own ground truth (va.csv), default loss.
+    // The VA head on the frozen embedding alone (the head before issue 20), with the corpus's own
+    // ground truth (va.csv), default loss.
     let (ok, out, err) = run(musav()
-        .args(["train-va", "--unfreeze-last-block=false", "--run"])
+        .args([
+            "train-va",
+            "--unfreeze-last-block=false",
+            "--va-input",
+            "embedding",
+            "--run",
+        ])
         .arg(p("run_a")));
     assert!(ok, "{err}");
     assert!(out.contains("validation CCC"), "{out}");
@@ -116,6 +123,8 @@ fn trains_on_the_synthetic_corpus_validates_and_compares() {
         .args([
             "train-va",
             "--unfreeze-last-block=false",
+            "--va-input",
+            "embedding",
             "--loss",
             "mse",
             "--run",
@@ -134,9 +143,30 @@ fn trains_on_the_synthetic_corpus_validates_and_compares() {
         mean_spread(&mse)
     );
 
-    // Fine-tuning reads the tracks and checks them against the cached embeddings: a cache that
-    // names other tracks is refused with what to delete, and the head already there stays.
-    let cache = p("run_a/embeddings_train.json");
+    // Issue 20's goal, on the frozen network: the head reading the blocks' averaged outputs beside
+    // the embedding (the default input) knows where a track sits inside its label, on both axes,
+    // and far better than the embedding alone (measured on this corpus and seed: valence within-
+    // label r 0.330 against 0.207; scripts/va-options.sh gives 0.33-0.49 over six seeds).
+    let (ok, out, err) = run(musav()
+        .args(["train-va", "--unfreeze-last-block=false", "--run"])
+        .arg(p("run_a")));
+    assert!(ok, "{err}");
+    assert!(out.contains("validation CCC"), "{out}");
+    let levels = va_report(&p("run_a"));
+    meets_the_within_label_goal(&levels);
+    let r = |report: &serde_json::Value, dim| fig(report, "within_model", dim, "pearson");
+    assert!(
+        r(&levels, "valence") > r(&va, "valence") + 0.05,
+        "within-label r on valence: levels {:.3}, embedding alone {:.3}",
+        r(&levels, "valence"),
+        r(&va, "valence")
+    );
+    // predict and the server read the network the same way (no tail here).
+    predict_gives_validate_va_s_points(&p, &levels);
+
+    // Fine-tuning reads the tracks and checks them against the cached inputs: a cache that names
+    // other tracks is refused with what to delete, and the head already there stays.
+    let cache = p("run_a/embeddings_levels_train.json");
     let good = std::fs::read_to_string(&cache).unwrap();
     let mut stale: serde_json::Value = serde_json::from_str(&good).unwrap();
     stale["track_ids"][0] = serde_json::json!("track_that_is_not_in_the_export");
@@ -147,7 +177,7 @@ fn trains_on_the_synthetic_corpus_validates_and_compares() {
         .arg(p("run_a")));
     assert!(!ok);
     assert!(
-        err.contains("embeddings_train.json") && err.contains("delete"),
+        err.contains("embeddings_levels_train.json") && err.contains("delete"),
         "{err}"
     );
     assert_eq!(
@@ -156,111 +186,18 @@ fn trains_on_the_synthetic_corpus_validates_and_compares() {
     );
     std::fs::write(&cache, good).unwrap();
 
-    // Issue 20's goal: the head fine-tuned with its own copy of the last block knows where a track
-    // sits inside its label, on both axes, and the class predictions are the run's own.
-    let (ok, out, err) = run(musav()
-        .args(["train-va", "--unfreeze-last-block", "--run"])
-        .arg(p("run_a")));
+    // The default: the same input, then the head fine-tuned with its own copy of the last block
+    // (kept because it beat the frozen head on validation here: valence within-label r 0.433).
+    // The class predictions stay the run's own.
+    let (ok, out, err) = run(musav().args(["train-va", "--run"]).arg(p("run_a")));
     assert!(ok, "{err}");
     assert!(out.contains("fine-tuned the last block"), "{out}");
     assert!(p("run_a/va/va_tail.mpk").is_file());
     let tuned = va_report(&p("run_a"));
-    for dim in ["valence", "arousal"] {
-        let spread = fig(&tuned, "model", dim, "spread_ratio");
-        assert!(
-            spread >= 0.8,
-            "{dim}: spread ratio {spread:.3} < 0.8\n{tuned}"
-        );
-    }
-    // The issue asks for within-label r >= 0.3 on both axes. Arousal has it; valence reaches it on
-    // the five seeds of scripts/va-options.sh (0.33-0.43) but on this corpus and seed measured
-    // 0.274 (frozen: 0.207), so the test holds valence to 0.25 and to beating the frozen head.
-    let r = |report: &serde_json::Value, dim| fig(report, "within_model", dim, "pearson");
-    assert!(r(&tuned, "arousal") >= 0.3, "{tuned}");
-    assert!(r(&tuned, "valence") >= 0.25, "{tuned}");
-    assert!(
-        r(&tuned, "valence") > r(&va, "valence") + 0.03,
-        "within-label r on valence: fine-tuned {:.3}, frozen {:.3}",
-        r(&tuned, "valence"),
-        r(&va, "valence")
-    );
-    let (ccc, centroid) = (
-        fig(&tuned, "model", "valence", "ccc"),
-        fig(&tuned, "baseline_label_centroid", "valence", "ccc"),
-    );
-    assert!(
-        ccc >= centroid + 0.05,
-        "valence CCC {ccc:.3} is not 0.05 above the label centroid's {centroid:.3}\n{tuned}"
-    );
+    meets_the_within_label_goal(&tuned);
     let again = validate_test(&p("run_a"));
     assert_eq!(again["metrics"]["macro_f1"].as_f64(), Some(f1));
-
-    // `musav predict` goes through the same tail: its VA point for each test file is the one
-    // validate-va computed for that track (a head fed the classifier's embedding instead is off
-    // by more than 0.001 while its CCC stays within 0.01).
-    let clips = std::fs::read_to_string(p("synth/clips.csv")).unwrap();
-    let test: Vec<(std::path::PathBuf, [f64; 2])> = clips
-        .lines()
-        .skip(1)
-        .map(|l| l.split(',').collect::<Vec<_>>())
-        .filter(|f| f.contains(&"test"))
-        .map(|f| {
-            let n: usize = f[0].trim_start_matches("track_").parse().unwrap();
-            // The label may hold a comma inside quotes: valence and arousal are read from the end.
-            let at = f.iter().position(|x| *x == "test").unwrap();
-            (
-                p(&format!("synth/{:02}/{n}.wav", n % 100)),
-                [f[at + 1].parse().unwrap(), f[at + 2].parse().unwrap()],
-            )
-        })
-        .collect();
-    assert_eq!(test.len(), 132);
-    let (ok, out, err) = run(musav()
-        .args(["predict", "--format", "json", "--run"])
-        .arg(p("run_a"))
-        .args(test.iter().map(|(path, _)| path)));
-    assert!(ok, "{err}");
-    let answers: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let answers = answers["predictions"].as_array().unwrap();
-    assert_eq!(answers.len(), test.len());
-    let measured: std::collections::HashMap<String, [f64; 2]> =
-        std::fs::read_to_string(p("run_a/va_predictions_test.csv"))
-            .unwrap()
-            .lines()
-            .skip(1)
-            .map(|l| {
-                let f: Vec<&str> = l.rsplitn(3, ',').collect();
-                let id = l.split(',').next().unwrap().to_string();
-                (id, [f[1].parse().unwrap(), f[0].parse().unwrap()])
-            })
-            .collect();
-    assert_eq!(measured.len(), test.len());
-    for (a, (path, _)) in answers.iter().zip(&test) {
-        let n: usize = path.file_stem().unwrap().to_str().unwrap().parse().unwrap();
-        let want = measured[&format!("track_{n:07}")];
-        for (j, dim) in ["valence", "arousal"].iter().enumerate() {
-            // predict clamps to the head's [0, 1] scale; validate-va reports the raw output.
-            let (got, want) = (a["va"][dim].as_f64().unwrap(), want[j].clamp(0.0, 1.0));
-            assert!(
-                (got - want).abs() < 1e-3,
-                "{}: predict's {dim} {got:.4}, validate-va's {want:.4}",
-                path.display()
-            );
-        }
-    }
-    for (j, dim) in ["valence", "arousal"].iter().enumerate() {
-        let pred: Vec<f64> = answers
-            .iter()
-            .map(|a| a["va"][dim].as_f64().unwrap())
-            .collect();
-        let truth: Vec<f64> = test.iter().map(|(_, t)| t[j]).collect();
-        let c = musav::va::metrics::ccc(&pred, &truth);
-        let measured = fig(&tuned, "model", dim, "ccc");
-        assert!(
-            (c - measured).abs() < 0.02,
-            "{dim}: predict's CCC {c:.3} vs validate-va's {measured:.3}"
-        );
-    }
+    predict_gives_validate_va_s_points(&p, &tuned);
 
     // Back to the frozen embedding: the tail goes with the head it belonged to.
     let (ok, _, err) = run(musav()
@@ -319,6 +256,100 @@ fn trains_on_the_synthetic_corpus_validates_and_compares() {
     let (ok, _, err) = run(musav().arg("compare").arg(p("run_a")).arg(p("run_c")));
     assert!(!ok);
     assert!(err.contains("musav validate --run"), "{err}");
+}
+
+/// `musav predict` reads the network as the saved head does (its input, its tail): its VA point
+/// for each test file is the one validate-va computed for that track (a head fed the classifier's
+/// embedding instead is off by more than 0.001 while its CCC stays within 0.01).
+fn predict_gives_validate_va_s_points(
+    p: &dyn Fn(&str) -> std::path::PathBuf,
+    report: &serde_json::Value,
+) {
+    let clips = std::fs::read_to_string(p("synth/clips.csv")).unwrap();
+    let test: Vec<(std::path::PathBuf, [f64; 2])> = clips
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|f| f.contains(&"test"))
+        .map(|f| {
+            let n: usize = f[0].trim_start_matches("track_").parse().unwrap();
+            // The label may hold a comma inside quotes: valence and arousal are read from the end.
+            let at = f.iter().position(|x| *x == "test").unwrap();
+            (
+                p(&format!("synth/{:02}/{n}.wav", n % 100)),
+                [f[at + 1].parse().unwrap(), f[at + 2].parse().unwrap()],
+            )
+        })
+        .collect();
+    assert_eq!(test.len(), 132);
+    let (ok, out, err) = run(musav()
+        .args(["predict", "--format", "json", "--run"])
+        .arg(p("run_a"))
+        .args(test.iter().map(|(path, _)| path)));
+    assert!(ok, "{err}");
+    let answers: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let answers = answers["predictions"].as_array().unwrap();
+    assert_eq!(answers.len(), test.len());
+    let measured: std::collections::HashMap<String, [f64; 2]> =
+        std::fs::read_to_string(p("run_a/va_predictions_test.csv"))
+            .unwrap()
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let f: Vec<&str> = l.rsplitn(3, ',').collect();
+                let id = l.split(',').next().unwrap().to_string();
+                (id, [f[1].parse().unwrap(), f[0].parse().unwrap()])
+            })
+            .collect();
+    assert_eq!(measured.len(), test.len());
+    for (a, (path, _)) in answers.iter().zip(&test) {
+        let n: usize = path.file_stem().unwrap().to_str().unwrap().parse().unwrap();
+        let want = measured[&format!("track_{n:07}")];
+        for (j, dim) in ["valence", "arousal"].iter().enumerate() {
+            // predict clamps to the head's [0, 1] scale; validate-va reports the raw output.
+            let (got, want) = (a["va"][dim].as_f64().unwrap(), want[j].clamp(0.0, 1.0));
+            assert!(
+                (got - want).abs() < 1e-3,
+                "{}: predict's {dim} {got:.4}, validate-va's {want:.4}",
+                path.display()
+            );
+        }
+    }
+    for (j, dim) in ["valence", "arousal"].iter().enumerate() {
+        let pred: Vec<f64> = answers
+            .iter()
+            .map(|a| a["va"][dim].as_f64().unwrap())
+            .collect();
+        let truth: Vec<f64> = test.iter().map(|(_, t)| t[j]).collect();
+        let c = musav::va::metrics::ccc(&pred, &truth);
+        let measured = fig(report, "model", dim, "ccc");
+        assert!(
+            (c - measured).abs() < 0.02,
+            "{dim}: predict's CCC {c:.3} vs validate-va's {measured:.3}"
+        );
+    }
+}
+
+/// Issue 20's goal for a VA report on the test split: within-label Pearson r >= 0.3 on both axes,
+/// valence CCC at least 0.05 above the label-centroid baseline, spread ratio >= 0.8 on both.
+fn meets_the_within_label_goal(report: &serde_json::Value) {
+    for dim in ["valence", "arousal"] {
+        let spread = fig(report, "model", dim, "spread_ratio");
+        assert!(
+            spread >= 0.8,
+            "{dim}: spread ratio {spread:.3} < 0.8\n{report}"
+        );
+        let r = fig(report, "within_model", dim, "pearson");
+        assert!(r >= 0.3, "{dim}: within-label r {r:.3} < 0.3\n{report}");
+    }
+    let (ccc, centroid) = (
+        fig(report, "model", "valence", "ccc"),
+        fig(report, "baseline_label_centroid", "valence", "ccc"),
+    );
+    assert!(
+        ccc >= centroid + 0.05,
+        "valence CCC {ccc:.3} is not 0.05 above the label centroid's {centroid:.3}\n{report}"
+    );
 }
 
 fn walk_wavs(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

@@ -1,5 +1,6 @@
 use std::path::PathBuf;
 
+use crate::model::resnet::VaInput;
 use crate::train::va::{VaSources, train_va};
 use crate::va::head::{VaLoss, VaTrainConfig};
 
@@ -8,7 +9,7 @@ use crate::va::head::{VaLoss, VaTrainConfig};
 #[command(after_help = "Examples:\n  \
     musav train-va --run runs/synth\n  \
     musav train-va --run runs/a --targets my_va.csv --loss mse\n  \
-    musav train-va --run runs/a --unfreeze-last-block\n\
+    musav train-va --run runs/a --unfreeze-last-block=false --va-input embedding\n\
     Targets: --targets CSV (track_id,valence,arousal), else the corpus's va.csv when the features are a\n\
     synthetic corpus, else the mean of each track's tags in data/tag_va.tsv. The head goes to RUN_DIR/va/.")]
 pub struct Args {
@@ -29,6 +30,10 @@ pub struct Args {
     /// Learning rate of that fine-tuning
     #[arg(long, default_value_t = VaTrainConfig::new().finetune_learning_rate, value_name = "LR")]
     pub finetune_lr: f64,
+    /// What the head reads from the network: levels = the embedding and every residual block's
+    /// output averaged over frequency and time; embedding = the embedding alone
+    #[arg(long, value_enum, default_value_t = VaTrainConfig::new().input)]
+    pub va_input: VaInput,
 }
 
 /// What both VA commands read: the run, its targets and its features.
@@ -71,7 +76,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .with_epochs(args.epochs)
         .with_seed(args.seed)
         .with_unfreeze_last_block(args.unfreeze_last_block)
-        .with_finetune_learning_rate(args.finetune_lr);
+        .with_finetune_learning_rate(args.finetune_lr)
+        .with_input(args.va_input);
     let t = train_va(&args.inputs.sources(), &cfg)?;
     println!(
         "{} training and {} validation tracks with targets ({} without)",

@@ -208,13 +208,88 @@ impl<B: ModelBackend> EmbeddingTail<B> {
     /// - input: `[batch, channels, f, t]` from [`ResNet::trunk`]
     /// - output: `[batch, embedding]`
     pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
-        pooled_embedding(
-            &self.dense,
-            &self.dense_bn,
-            &self.act,
-            self.block.forward(x),
+        self.forward_levels(x).0
+    }
+
+    /// The embedding and the block's output averaged (see [`VaInput::Levels`]).
+    ///
+    /// # Shapes
+    /// - input: `[batch, channels, f, t]` from [`ResNet::trunk`]
+    /// - output: `[batch, embedding]`, `[batch, channels]`
+    pub fn forward_levels(&self, x: Tensor<B, 4>) -> (Tensor<B, 2>, Tensor<B, 2>) {
+        let x = self.block.forward(x);
+        let mean = block_mean(&x);
+        (
+            pooled_embedding(&self.dense, &self.dense_bn, &self.act, x),
+            mean,
         )
     }
+}
+
+/// What the VA head reads from the network.
+///
+/// The dense embedding is what the classifier reads, and the class loss rewards discarding where a
+/// track sits inside its label; the residual blocks' own outputs, averaged over frequency and time,
+/// still carry the level, tempo and timbre statistics that place it there (on the synthetic corpus
+/// they raised the within-label r on both axes on every seed, with no training of the network:
+/// README, "Within a label").
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum VaInput {
+    /// The dense embedding alone (every head saved before this setting).
+    Embedding,
+    /// The dense embedding, then each residual block's output averaged over frequency and time.
+    Levels,
+}
+
+impl VaInput {
+    /// Width of the head's input for a network of this configuration.
+    pub fn width(self, model: &ResNetConfig) -> usize {
+        match self {
+            VaInput::Embedding => model.embedding,
+            VaInput::Levels => model.embedding + model.channels.iter().sum::<usize>(),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VaInput::Embedding => "embedding",
+            VaInput::Levels => "levels",
+        }
+    }
+}
+
+/// The VA head's input from the pieces of one pass: the embedding (the network's own or a
+/// fine-tuned tail's), the trunk blocks' averaged outputs (empty unless `input` is `Levels`) and
+/// the last block's.
+pub fn va_features<B: ModelBackend>(
+    input: VaInput,
+    embedding: Tensor<B, 2>,
+    trunk_means: &[Tensor<B, 2>],
+    last_mean: Tensor<B, 2>,
+) -> Tensor<B, 2> {
+    match input {
+        VaInput::Embedding => embedding,
+        VaInput::Levels => {
+            let mut parts = Vec::with_capacity(trunk_means.len() + 2);
+            parts.push(embedding);
+            parts.extend(trunk_means.iter().cloned());
+            parts.push(last_mean);
+            Tensor::cat(parts, 1)
+        }
+    }
+}
+
+/// A block's output averaged over frequency and time.
+///
+/// # Shapes
+/// - input: `[batch, channels, f, t]`
+/// - output: `[batch, channels]`
+fn block_mean<B: ModelBackend>(x: &Tensor<B, 4>) -> Tensor<B, 2> {
+    let [b, c, f, t] = x.dims();
+    x.clone().reshape([b, c, f * t]).mean_dim(2).reshape([b, c])
 }
 
 #[derive(Module, Debug)]
@@ -264,11 +339,24 @@ impl<B: ModelBackend> ResNet<B> {
     /// [`Self::embed`] from the output of [`Self::trunk`], for a caller that also feeds the
     /// trunk to a fine-tuned tail.
     pub fn embed_trunk(&self, trunk: Tensor<B, 4>) -> Tensor<B, 2> {
+        self.embed_trunk_levels(trunk).0
+    }
+
+    /// [`Self::embed_trunk`] and the last block's output averaged (see [`VaInput::Levels`]).
+    ///
+    /// # Shapes
+    /// - input: `[batch, channels, f, t]` from [`Self::trunk`]
+    /// - output: `[batch, embedding]`, `[batch, channels of the last block]`
+    pub fn embed_trunk_levels(&self, trunk: Tensor<B, 4>) -> (Tensor<B, 2>, Tensor<B, 2>) {
         let x = match self.blocks.last() {
             Some(last) => last.forward(trunk),
             None => trunk,
         };
-        pooled_embedding(&self.dense, &self.dense_bn, &self.act, x)
+        let mean = block_mean(&x);
+        (
+            pooled_embedding(&self.dense, &self.dense_bn, &self.act, x),
+            mean,
+        )
     }
 
     /// Everything before the last residual block: what [`EmbeddingTail`] (the part `train-va
@@ -278,12 +366,46 @@ impl<B: ModelBackend> ResNet<B> {
     /// - input: `[batch, n_mels, frames]`
     /// - output: `[batch, channels, f, t]` the last block's input
     pub fn trunk(&self, mel: Tensor<B, 3>) -> Tensor<B, 4> {
+        self.trunk_for(mel, VaInput::Embedding).0
+    }
+
+    /// [`Self::trunk`] and what `input` needs of it: with [`VaInput::Levels`], each trunk block's
+    /// output averaged over frequency and time (`[batch, channels]` per block), else nothing.
+    pub fn trunk_for(
+        &self,
+        mel: Tensor<B, 3>,
+        input: VaInput,
+    ) -> (Tensor<B, 4>, Vec<Tensor<B, 2>>) {
         let [b, f, t] = mel.dims();
         let mut x = batch_norm_2d(&self.spec_bn, mel.reshape([b, 1, f, t]));
+        let mut means = Vec::new();
         for block in self.blocks.iter().take(self.blocks.len().saturating_sub(1)) {
             x = block.forward(x);
+            if input == VaInput::Levels {
+                means.push(block_mean(&x));
+            }
         }
-        x
+        (x, means)
+    }
+
+    /// The VA head's input for a batch of chunks: through `tail` (a fine-tuned copy of the last
+    /// block and embedding) when given, else through the network's own.
+    ///
+    /// # Shapes
+    /// - input: `[batch, n_mels, frames]`
+    /// - output: `[batch, input.width(config)]`
+    pub fn va_input(
+        &self,
+        mel: Tensor<B, 3>,
+        tail: Option<&EmbeddingTail<B>>,
+        input: VaInput,
+    ) -> Tensor<B, 2> {
+        let (trunk, means) = self.trunk_for(mel, input);
+        let (embedding, last) = match tail {
+            Some(tail) => tail.forward_levels(trunk),
+            None => self.embed_trunk_levels(trunk),
+        };
+        va_features(input, embedding, &means, last)
     }
 
     /// A copy of the layers after [`Self::trunk`] (last block, pooling, dense embedding), so they
@@ -496,6 +618,42 @@ mod tests {
             .assert_approx_eq::<f32>(&split, burn::tensor::Tolerance::rel_abs(1e-5, 1e-6));
         let one = ResNetConfig::new(2).with_channels(vec![4]);
         assert_eq!(EmbeddingTailConfig::of(&one).unwrap().input, 1);
+    }
+
+    /// `Levels` is the embedding, then every block's output averaged over frequency and time, in
+    /// block order (checked against the blocks run one by one here); through a tail copy it is the
+    /// same; `Embedding` is the embedding alone.
+    #[test]
+    fn va_input_levels_are_the_embedding_then_each_block_s_mean() {
+        let (cfg, model, x) = small(vec![4, 8, 6]);
+        let embedding = model.embed(x.clone());
+        let levels = model.va_input(x.clone(), None, VaInput::Levels);
+        assert_eq!(levels.dims(), [3, VaInput::Levels.width(&cfg)]);
+        assert_eq!(VaInput::Levels.width(&cfg), 12 + 4 + 8 + 6);
+        let [b, f, t] = x.dims();
+        let mut h = batch_norm_2d(&model.spec_bn, x.clone().reshape([b, 1, f, t]));
+        let mut want = vec![embedding.clone()];
+        for block in &model.blocks {
+            h = block.forward(h);
+            let [_, c, _, _] = h.dims();
+            want.push(h.clone().mean_dim(3).mean_dim(2).reshape([b, c]));
+        }
+        let tol = burn::tensor::Tolerance::rel_abs(1e-5, 1e-6);
+        levels
+            .clone()
+            .into_data()
+            .assert_approx_eq::<f32>(&Tensor::cat(want, 1).into_data(), tol);
+        let tail = model.tail().unwrap();
+        assert_eq!(
+            model
+                .va_input(x.clone(), Some(&tail), VaInput::Levels)
+                .into_data(),
+            levels.into_data()
+        );
+        assert_eq!(
+            model.va_input(x, None, VaInput::Embedding).into_data(),
+            embedding.into_data()
+        );
     }
 
     #[test]

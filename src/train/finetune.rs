@@ -18,7 +18,7 @@ use rand::seq::SliceRandom;
 
 use super::data::{self, Example};
 use super::run::{CpuBackend, TrainBackend, embed_tracks};
-use crate::model::resnet::{EmbeddingTail, EmbeddingTailConfig, ResNet};
+use crate::model::resnet::{EmbeddingTail, EmbeddingTailConfig, ResNet, va_features};
 use crate::va::head::{
     VaEpoch, VaError, VaHead, VaLoss, VaModel, VaTail, VaTrainConfig, ccc_loss, mse_loss, to_tensor,
 };
@@ -59,7 +59,7 @@ pub struct TailData<'a> {
 }
 
 /// Fine-tunes `start` (a head trained on the frozen embedding) together with a copy of `resnet`'s
-/// tail; returns the model of the best validation mean CCC, which is `start` with the original
+/// tail (its input read from the network as `start`'s is); returns the model of the best validation mean CCC, which is `start` with the original
 /// tail when no epoch beats it, and each epoch's figures (epoch 0: the starting point).
 pub fn finetune_tail(
     backbone: &Backbone<'_>,
@@ -95,6 +95,7 @@ pub fn finetune_tail(
         config: start.config.clone(),
         x_norm: start.x_norm.clone(),
         y_norm: start.y_norm.clone(),
+        input: start.input,
         tail: Some(VaTail {
             config: embedding.clone(),
             layers: tail,
@@ -112,10 +113,11 @@ pub fn finetune_tail(
         let x = embed_tracks(
             resnet,
             Some(layers),
+            start.input,
             val.examples,
             frames,
             eval_batch,
-            embedding.embedding,
+            start.x_norm.mean.len(),
         );
         let p = m.predict(&x);
         let col = |a: &Array2<f32>, j: usize| -> Vec<f64> {
@@ -170,9 +172,11 @@ pub fn finetune_tail(
                 .collect();
             let (buf, shape) = data::stack(&chunks);
             let mel = Tensor::<CpuBackend, 3>::from_data(TensorData::new(buf, shape), &device);
-            let trunk = Tensor::<TrainBackend, 4>::from_inner(resnet.trunk(mel));
-            let emb = net.tail.forward(trunk);
-            let x = (emb - x_mean.clone()) / x_std.clone();
+            let (trunk, means) = resnet.trunk_for(mel, start.input);
+            let means: Vec<_> = means.into_iter().map(Tensor::from_inner).collect();
+            let (emb, last) = net.tail.forward_levels(Tensor::from_inner(trunk));
+            let x = va_features(start.input, emb, &means, last);
+            let x = (x - x_mean.clone()) / x_std.clone();
             let pred = net.head.forward(x);
             let y = to_tensor::<TrainBackend>(&ys.select(ndarray::Axis(0), idx), &device);
             let loss = match cfg.loss {

@@ -25,7 +25,7 @@ use crate::audio::decode::{DecodeError, SourceInfo};
 use crate::audio::mel::MelConfig;
 use crate::curation::labels::LabelMap;
 use crate::dataset::va::VaTable;
-use crate::model::resnet::ResNet;
+use crate::model::resnet::{ResNet, VaInput, va_features};
 use crate::va::head::{VaError, VaModel};
 
 /// Chunks per forward pass: small enough that the activations of the default network stay in the
@@ -393,7 +393,8 @@ impl Predictor {
     fn run_chunks(&self, mel: &Array2<f32>, starts: &[usize]) -> Scored {
         let frames = self.info.chunk.frames;
         let (bands, k) = (mel.nrows(), self.info.classes.len());
-        let width = self.info.model.embedding;
+        let input = self.va.as_ref().map_or(VaInput::Embedding, |v| v.input);
+        let width = input.width(&self.info.model);
         let device = Default::default();
         let mut probs = Vec::with_capacity(starts.len());
         let mut embeddings = Array2::<f32>::zeros((starts.len(), width));
@@ -406,12 +407,16 @@ impl Predictor {
                 TensorData::new(buf, [part.len(), bands, frames]),
                 &device,
             );
-            let trunk = self.model.trunk(x);
-            let emb = self.model.embed_trunk(trunk.clone());
-            // The VA head's input: its own fine-tuned tail's output when it has one.
+            // One trunk pass for both: the classifier's embedding, and the VA head's input
+            // (through its own fine-tuned tail when it has one).
+            let (trunk, means) = self.model.trunk_for(x, input);
+            let (emb, last) = self.model.embed_trunk_levels(trunk.clone());
             let va_emb = match self.va.as_ref().and_then(|v| v.tail.as_ref()) {
-                Some(tail) => tail.layers.forward(trunk),
-                None => emb.clone(),
+                Some(tail) => {
+                    let (e, l) = tail.layers.forward_levels(trunk);
+                    va_features(input, e, &means, l)
+                }
+                None => va_features(input, emb.clone(), &means, last),
             };
             let p = softmax(self.model.classify(emb), 1);
             let p: Vec<f32> = p.into_data().to_vec().unwrap_or_default();
@@ -460,7 +465,7 @@ impl Predictor {
 
 struct Scored {
     probs: Vec<Vec<f32>>,
-    /// Per chunk, the VA head's input (the run's embedding, or its fine-tuned tail's).
+    /// Per chunk, the VA head's input (as its `VaInput` says; through its fine-tuned tail when it has one).
     embeddings: Array2<f32>,
     chunk_va: Option<Array2<f32>>,
 }

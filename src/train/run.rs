@@ -32,7 +32,7 @@ use crate::dataset::Split;
 use crate::features::Convention;
 use crate::features::convention::ConventionMismatch;
 use crate::model::ops::ModelBackend;
-use crate::model::resnet::{EmbeddingTail, ResNet, ResNetConfig};
+use crate::model::resnet::{EmbeddingTail, ResNet, ResNetConfig, VaInput};
 
 pub type CpuBackend = crate::backend::CpuBackend;
 pub type TrainBackend = crate::backend::TrainBackend;
@@ -364,20 +364,20 @@ pub fn predict_probs<B: ModelBackend>(
     probs.rows().into_iter().map(|r| r.to_vec()).collect()
 }
 
-/// Track embeddings (the VA head's input), averaged over all chunks: the network's own, or through
-/// a fine-tuned copy of its tail (a head trained with `--unfreeze-last-block`).
+/// The VA head's input per track ([`ResNet::va_input`]), averaged over all chunks: through the
+/// network's own tail, or a fine-tuned copy of it (a head trained with `--unfreeze-last-block`).
 pub fn embed_tracks<B: ModelBackend>(
     model: &ResNet<B>,
     tail: Option<&EmbeddingTail<B>>,
+    input: VaInput,
     examples: &[Example],
     frames: usize,
     batch: usize,
     width: usize,
 ) -> Array2<f32> {
     let device = model.devices().into_iter().next().unwrap_or_default();
-    average_over_chunks(examples, frames, batch, width, &device, |x| match tail {
-        Some(tail) => tail.forward(model.trunk(x)),
-        None => model.embed(x),
+    average_over_chunks(examples, frames, batch, width, &device, |x| {
+        model.va_input(x, tail, input)
     })
 }
 

@@ -16,7 +16,7 @@ use super::run::{CpuBackend, TrainError, embed_tracks, predict_probs};
 use crate::dataset::Split;
 use crate::dataset::va::{VaTable, VaTableError};
 use crate::features::{FeatureError, FeatureSource};
-use crate::model::resnet::{EmbeddingTail, EmbeddingTailConfig};
+use crate::model::resnet::{EmbeddingTail, EmbeddingTailConfig, VaInput};
 use crate::va::head::{
     TAIL_EMBEDDINGS_PREFIX, VaEpoch, VaError, VaModel, VaTrainConfig, train_head,
 };
@@ -115,12 +115,16 @@ impl VaSources {
         resolve_targets(self.targets.as_deref(), &self.features_root()?)
     }
 
-    /// The training split and `other`, each paired with its targets (embeddings cached in the run).
-    pub fn splits(&self, other: Split) -> Result<(VaSplit, VaSplit), VaDataError> {
+    /// The training split and `other`, each paired with its targets, read from the network as
+    /// `input` says (cached in the run).
+    pub fn splits(&self, other: Split, input: VaInput) -> Result<(VaSplit, VaSplit), VaDataError> {
         let source = self.source()?;
         let targets = self.targets()?;
-        let train = va_split(&embed_split(&self.run, Split::Train, &source)?, &targets)?;
-        let other = va_split(&embed_split(&self.run, other, &source)?, &targets)?;
+        let train = va_split(
+            &embed_split(&self.run, Split::Train, &source, input)?,
+            &targets,
+        )?;
+        let other = va_split(&embed_split(&self.run, other, &source, input)?, &targets)?;
         Ok((train, other))
     }
 }
@@ -186,8 +190,8 @@ pub fn train_va(src: &VaSources, cfg: &VaTrainConfig) -> Result<VaTrained, VaDat
     };
     let (train_loaded, val_loaded) = (load(Split::Train)?, load(Split::Validation)?);
     let embedded = |split, loaded: &Option<LoadedSplit>| match loaded {
-        Some(loaded) => embeddings_of(&src.run, split, loaded),
-        None => embed_split(&src.run, split, &source),
+        Some(loaded) => embeddings_of(&src.run, split, loaded, cfg.input),
+        None => embed_split(&src.run, split, &source, cfg.input),
     };
     let train = va_split(&embedded(Split::Train, &train_loaded)?, &targets)?;
     let val = va_split(&embedded(Split::Validation, &val_loaded)?, &targets)?;
@@ -274,9 +278,9 @@ pub struct VaValidation {
 /// the VA-plane PNG into the run directory.
 pub fn validate_va(src: &VaSources, split: Split) -> Result<VaValidation, VaDataError> {
     let model = VaModel::load(&src.run.join("va"))?;
-    let (train, mut eval) = src.splits(split)?;
+    let (train, mut eval) = src.splits(split, model.input)?;
     if let Some(tail) = &model.tail {
-        let emb = embed_split_tail(&src.run, split, &src.source()?, &tail.layers)?;
+        let emb = embed_split_tail(&src.run, split, &src.source()?, &tail.layers, model.input)?;
         eval = va_split(&emb, &src.targets()?)?;
     }
     let pred = model.predict(&eval.x);
@@ -336,27 +340,37 @@ pub fn validate_va(src: &VaSources, split: Split) -> Result<VaValidation, VaData
     })
 }
 
-pub fn embeddings_json(split: Split) -> String {
-    format!("embeddings_{}.json", split.as_str())
+/// The cache of a split's VA inputs of one kind (`embeddings_<split>.json` for the embedding alone,
+/// the name runs had before the kind was a setting).
+pub fn embeddings_json(split: Split, input: VaInput) -> String {
+    match input {
+        VaInput::Embedding => format!("embeddings_{}.json", split.as_str()),
+        other => format!("embeddings_{}_{}.json", other.as_str(), split.as_str()),
+    }
 }
 
-/// The split's embeddings, from the cache in the run directory or computed (and cached) now.
+/// The split's VA inputs, from the cache in the run directory or computed (and cached) now.
 pub fn embed_split(
     run_dir: &Path,
     split: Split,
     source: &dyn MelSource,
+    input: VaInput,
 ) -> Result<Embedded, VaDataError> {
-    if let Some(cached) = cached_embeddings(run_dir, split)? {
+    if let Some(cached) = cached_embeddings(run_dir, split, input)? {
         return Ok(cached);
     }
     let loaded = load_split(run_dir, split, source)?;
-    embed_and_cache(run_dir, split, &loaded)
+    embed_and_cache(run_dir, split, &loaded, input)
 }
 
-/// The split's embeddings from the run's cache, when it has them.
-fn cached_embeddings(run_dir: &Path, split: Split) -> Result<Option<Embedded>, VaDataError> {
+/// The split's VA inputs from the run's cache, when it has them.
+fn cached_embeddings(
+    run_dir: &Path,
+    split: Split,
+    input: VaInput,
+) -> Result<Option<Embedded>, VaDataError> {
     let run = RunDir::new(run_dir);
-    let name = embeddings_json(split);
+    let name = embeddings_json(split, input);
     Ok(if run.path(&name).exists() {
         Some(run.read_json(&name)?)
     } else {
@@ -388,11 +402,12 @@ fn load_split(
     })
 }
 
-/// The embeddings of a loaded split through the run's network, written to the run's cache.
+/// The VA inputs of a loaded split through the run's network, written to the run's cache.
 fn embed_and_cache(
     run_dir: &Path,
     split: Split,
     loaded: &LoadedSplit,
+    input: VaInput,
 ) -> Result<Embedded, VaDataError> {
     let LoadedSplit {
         examples,
@@ -412,10 +427,11 @@ fn embed_and_cache(
     let emb = embed_tracks(
         &model,
         None,
+        input,
         examples,
         info.chunk.frames,
         info.train.eval_batch,
-        info.model.embedding,
+        input.width(&info.model),
     );
     let argmax = |p: &Vec<f32>| {
         p.iter()
@@ -431,7 +447,7 @@ fn embed_and_cache(
         embeddings: emb.rows().into_iter().map(|r| r.to_vec()).collect(),
         skipped: skipped.clone(),
     };
-    run.write_json(&embeddings_json(split), &out)?;
+    run.write_json(&embeddings_json(split, input), &out)?;
     Ok(out)
 }
 
@@ -441,9 +457,10 @@ fn embeddings_of(
     run_dir: &Path,
     split: Split,
     loaded: &LoadedSplit,
+    input: VaInput,
 ) -> Result<Embedded, VaDataError> {
-    let Some(cached) = cached_embeddings(run_dir, split)? else {
-        return embed_and_cache(run_dir, split, loaded);
+    let Some(cached) = cached_embeddings(run_dir, split, input)? else {
+        return embed_and_cache(run_dir, split, loaded, input);
     };
     if loaded.examples.len() != cached.track_ids.len()
         || loaded
@@ -453,7 +470,7 @@ fn embeddings_of(
             .any(|(e, id)| &e.track.track_id != id)
     {
         return Err(VaDataError::StaleEmbeddings {
-            path: RunDir::new(run_dir).path(&embeddings_json(split)),
+            path: RunDir::new(run_dir).path(&embeddings_json(split, input)),
         });
     }
     Ok(cached)
@@ -466,6 +483,7 @@ pub fn embed_split_tail(
     split: Split,
     source: &dyn MelSource,
     tail: &EmbeddingTail<CpuBackend>,
+    input: VaInput,
 ) -> Result<Embedded, VaDataError> {
     let va = RunDir::new(run_dir.join("va"));
     let name = format!("{TAIL_EMBEDDINGS_PREFIX}{}.json", split.as_str());
@@ -473,16 +491,17 @@ pub fn embed_split_tail(
         return Ok(va.read_json(&name)?);
     }
     let loaded = load_split(run_dir, split, source)?;
-    let base = embeddings_of(run_dir, split, &loaded)?;
+    let base = embeddings_of(run_dir, split, &loaded, input)?;
     let LoadedSplit { examples, info, .. } = loaded;
     let model = RunDir::new(run_dir).load_best::<CpuBackend>(&Default::default())?;
     let emb = embed_tracks(
         &model,
         Some(tail),
+        input,
         &examples,
         info.chunk.frames,
         info.train.eval_batch,
-        info.model.embedding,
+        input.width(&info.model),
     );
     let out = Embedded {
         embeddings: emb.rows().into_iter().map(|r| r.to_vec()).collect(),

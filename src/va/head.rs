@@ -19,7 +19,7 @@ use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use super::metrics;
-use crate::model::resnet::{EmbeddingTail, EmbeddingTailConfig};
+use crate::model::resnet::{EmbeddingTail, EmbeddingTailConfig, VaInput};
 
 pub use crate::backend::{CpuBackend, TrainBackend};
 
@@ -96,6 +96,10 @@ pub struct VaTrainConfig {
     pub hidden: usize,
     #[config(default = 0.1)]
     pub dropout: f64,
+    /// What the head reads from the network: the blocks' averaged outputs beside the embedding
+    /// (the default: README, "Within a label") or the embedding alone.
+    #[config(default = "VaInput::Levels")]
+    pub input: VaInput,
     /// Fine-tune a copy of the ResNet's last residual block and dense embedding together with the
     /// head (after training the head alone), so the embedding can learn what places a track inside
     /// its label; the classifier keeps the original layers. The default: over five seeds of
@@ -163,6 +167,8 @@ pub struct VaModel {
     pub config: VaHeadConfig,
     pub x_norm: Standardiser,
     pub y_norm: Standardiser,
+    /// What it reads from the network ([`VaInput::Embedding`] for heads saved before the setting).
+    pub input: VaInput,
     /// The head's own fine-tuned last block and embedding (`train-va --unfreeze-last-block`):
     /// its input is then this tail's output on the ResNet's trunk, not the run's embedding.
     pub tail: Option<VaTail>,
@@ -274,6 +280,7 @@ impl VaModel {
             "config": serde_json::to_value(&self.config).map_err(|e| err(dir, &e))?,
             "x_norm": self.x_norm,
             "y_norm": self.y_norm,
+            "input": self.input,
             "tail": tail_config,
         });
         for name in ["va_head.mpk", "va_tail.mpk"] {
@@ -309,6 +316,11 @@ impl VaModel {
             serde_json::from_value(meta["x_norm"].clone()).map_err(|e| err(&json_path, &e))?;
         let y_norm =
             serde_json::from_value(meta["y_norm"].clone()).map_err(|e| err(&json_path, &e))?;
+        // Heads saved before the setting read the embedding alone.
+        let input = match meta.get("input") {
+            None | Some(serde_json::Value::Null) => VaInput::Embedding,
+            Some(v) => serde_json::from_value(v.clone()).map_err(|e| err(&json_path, &e))?,
+        };
         let device = Default::default();
         let rec = NamedMpkFileRecorder::<FullPrecisionSettings>::new();
         let head = config
@@ -333,12 +345,14 @@ impl VaModel {
             config,
             x_norm,
             y_norm,
+            input,
             tail,
         })
     }
 }
 
-/// Trains the head; early-stops on validation mean CCC and keeps the best epoch's weights.
+/// Trains the head on inputs read from the network as `cfg.input` says; early-stops on validation
+/// mean CCC and keeps the best epoch's weights.
 pub fn train_head(
     x_train: &Array2<f32>,
     y_train: &Array2<f32>,
@@ -404,6 +418,7 @@ pub fn train_head(
             config: head_cfg.clone(),
             x_norm: x_norm.clone(),
             y_norm: y_norm.clone(),
+            input: cfg.input,
             tail: None,
         };
         let (cv, ca) = if x_val.nrows() > 1 {
@@ -444,6 +459,7 @@ pub fn train_head(
             config: head_cfg,
             x_norm,
             y_norm,
+            input: cfg.input,
             tail: None,
         },
         history,
@@ -527,5 +543,26 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("train-va"), "{e}");
+    }
+
+    /// The head records what it reads from the network, and a head saved before that setting
+    /// existed (no "input" key) is read as the embedding-only head it was.
+    #[test]
+    fn saved_head_keeps_its_input_and_old_heads_read_the_embedding() {
+        let (xt, yt) = data(60, 0.3, 6);
+        let dir = tempfile::tempdir().unwrap();
+        for input in [VaInput::Embedding, VaInput::Levels] {
+            let cfg = VaTrainConfig::new().with_epochs(2).with_input(input);
+            let (model, _) = train_head(&xt, &yt, &xt, &yt, &cfg, |_| {}).unwrap();
+            model.save(dir.path()).unwrap();
+            assert_eq!(VaModel::load(dir.path()).unwrap().input, input);
+        }
+        let json = dir.path().join("va_head.json");
+        let mut meta: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+        assert_eq!(meta["input"], "levels");
+        meta.as_object_mut().unwrap().remove("input");
+        std::fs::write(&json, meta.to_string()).unwrap();
+        assert_eq!(VaModel::load(dir.path()).unwrap().input, VaInput::Embedding);
     }
 }
