@@ -12,6 +12,7 @@ use crate::curation::labels::LabelMap;
 use crate::dataset::{Dataset, Split};
 use crate::export::{self, Policy};
 use crate::features::{Convention, FeatureSource};
+use crate::model::resnet::VaInput;
 use crate::train::artifacts::{LABELS_TOML, RunDir};
 use crate::train::report::{self, Comparison, ValidationReport};
 use crate::train::run::{Progress, Stop, TrainConfig, TrainInputs, train};
@@ -37,6 +38,8 @@ pub struct RetrainPlan {
     pub config: TrainConfig,
     /// `train-va --unfreeze-last-block` after training.
     pub va_unfreeze: bool,
+    /// `train-va --va-input`.
+    pub va_input: VaInput,
     /// Continue a stopped run: its export and config are reused, the map is not exported again.
     pub resume: bool,
     /// The run to compare with (validated or not).
@@ -288,7 +291,8 @@ fn stages(
     };
     let va_cfg = VaTrainConfig::new()
         .with_seed(plan.config.seed)
-        .with_unfreeze_last_block(plan.va_unfreeze);
+        .with_unfreeze_last_block(plan.va_unfreeze)
+        .with_input(plan.va_input);
     let trained = train_va(&sources, &va_cfg).map_err(at(Stage::TrainVa))?;
 
     enter(Stage::ValidateVa, log, on_event);

@@ -8,6 +8,7 @@ use std::sync::atomic::AtomicBool;
 
 use musav::curation::labels::LabelMap;
 use musav::dataset::{Dataset, LoadOptions};
+use musav::model::resnet::VaInput;
 use musav::retrain::{self, Event, LOG, RetrainPlan, Stage};
 use musav::train::run::TrainConfig;
 
@@ -36,6 +37,7 @@ fn a_missing_feature_source_fails_at_training_and_touches_nothing_else() {
         cache: None,
         config: TrainConfig::new().with_width(4).with_epochs(1),
         va_unfreeze: false,
+        va_input: VaInput::Levels,
         resume: false,
         previous: Some(earlier.clone()),
     };
@@ -82,6 +84,7 @@ fn an_existing_run_is_never_reused_for_a_new_one() {
         cache: None,
         config: TrainConfig::new(),
         va_unfreeze: false,
+        va_input: VaInput::Levels,
         resume: false,
         previous: None,
     };

@@ -128,6 +128,7 @@ async fn the_model_card_describes_the_run_and_the_limits() {
         assert!(!c["tags"].as_array().unwrap().is_empty(), "{c}");
     }
     assert_eq!(v["va"]["loaded"], true);
+    assert_eq!(v["va"]["input"], "levels");
     assert_eq!(v["va"]["scale"], serde_json::json!([0.0, 1.0]));
     let moods = v["va"]["moods"].as_array().unwrap();
     assert!(!moods.is_empty());

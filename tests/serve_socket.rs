@@ -84,6 +84,23 @@ impl Server {
         self.log.lock().unwrap().clone()
     }
 
+    /// The log once it holds `line`: a request's line is written after its answer is sent, so
+    /// the client can read the answer before the line is there (CI once caught exactly that).
+    fn log_with(&self, line: &str) -> String {
+        let t0 = Instant::now();
+        loop {
+            let log = self.log();
+            if log.contains(line) {
+                return log;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "no {line:?} in the log:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     fn signal(&self, sig: &str) {
         let ok = Command::new("kill")
             .args([sig, &self.child.id().to_string()])
@@ -198,8 +215,7 @@ fn every_format_answers_as_musav_predict_does() {
     assert_eq!(s, 200, "{v}");
     serve_util::assert_same_scores(&v["results"][0]["ok"], &cli[1], 1e-5);
     assert_eq!(v["results"][1]["error"]["code"], "unsupported_audio", "{v}");
-    let log = server.log();
-    assert!(log.contains("POST /v1/predict/batch 200"), "{log}");
+    server.log_with("POST /v1/predict/batch 200");
 }
 
 /// Sends headers declaring `declared` bytes and only a few of them; returns the status line.
@@ -324,9 +340,8 @@ fn bad_inputs_get_clear_errors_and_the_server_keeps_serving() {
     let (s, _) = post_raw(&c, &url, "audio/mpeg", mp3);
     assert_eq!(s, 200);
     // One log line per request; no key material, no paths of uploads.
-    let log = server.log();
-    assert!(log.contains("POST /v1/predict 415"), "{log}");
-    assert!(log.contains("POST /v1/predict 413"), "{log}");
+    server.log_with("POST /v1/predict 415");
+    server.log_with("POST /v1/predict 413");
 }
 
 #[test]
@@ -363,7 +378,9 @@ fn the_key_is_required_on_v1_when_set() {
     assert_eq!(s, 200, "{v}");
     assert_eq!(c.get(server.url("/healthz")).send().unwrap().status(), 200);
     assert_eq!(c.get(server.url("/metrics")).send().unwrap().status(), 200);
-    assert!(!server.log().contains(key), "the key must never be logged");
+    // Every request's line is in (the last one sent), and none holds the key.
+    let log = server.log_with("GET /metrics 200");
+    assert!(!log.contains(key), "the key must never be logged");
 }
 
 #[test]

@@ -378,7 +378,7 @@ const RUN_FILES: [&str; 12] = [
     "report_validation.json",
     "confusion_validation.png",
     "va/va_head.mpk",
-    "embeddings_validation.json",
+    "embeddings_levels_validation.json",
     "va_report_validation.json",
     "va_plane_predictions.png",
     "log.txt",

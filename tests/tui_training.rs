@@ -309,8 +309,11 @@ fn t_opens_the_form_with_the_defaults_and_esc_returns() {
     assert_eq!(t.fields[2..6], ["2", "4", "42", "0"]);
     let unfreeze = musav::va::head::VaTrainConfig::new().unfreeze_last_block;
     assert_eq!(t.fields[6], VA_BLOCK_VALUES[usize::from(unfreeze)]);
+    // What the VA head reads, as `train-va` does by default.
+    assert_eq!(t.fields[7], "levels");
     let s = f.draw(120, 40);
     assert!(s.contains("run directory"), "{s}");
+    assert!(s.contains("VA input"), "{s}");
     assert!(s.contains("ready: s starts"), "{s}");
     // A click lands on no review pane while the training screen is shown.
     let sel = (f.app.focus, f.app.label_sel);
@@ -363,6 +366,15 @@ fn bad_settings_are_refused_with_a_message_and_start_nothing() {
         m.error && m.text.contains("VA last block must be frozen or fine-tune"),
         "{m:?}"
     );
+    // So is what the head reads.
+    f.app.training.fields[6] = "frozen".into();
+    f.app.training.fields[7] = "everything".into();
+    f.app.handle_key(key('s'));
+    let m = f.app.message.clone().unwrap();
+    assert!(
+        m.error && m.text.contains("VA input must be levels or embedding"),
+        "{m:?}"
+    );
     assert_eq!(f.app.training.state, RunState::Idle);
 }
 
@@ -398,18 +410,22 @@ fn a_run_reports_live_then_shows_report_va_and_comparison() {
         plan.va_unfreeze,
         musav::va::head::VaTrainConfig::new().unfreeze_last_block
     );
+    assert_eq!(plan.va_input, musav::model::resnet::VaInput::Levels);
     let s = f.draw(120, 40);
     assert!(s.contains("model CCC V"), "{s}");
     assert!(s.contains("finished"), "{s}");
 
-    // The second run is compared with the first; its VA head fine-tunes the last block.
+    // The second run is compared with the first; its VA head fine-tunes the last block and reads
+    // the embedding alone (the field takes either case).
     f.app.training.fields[6] = "fine-tune".into();
+    f.app.training.fields[7] = "Embedding".into();
     f.app.handle_key(key('s'));
     f.spawn();
     f.pump_until(|a| a.training.state == RunState::Done && a.training.compared.is_some());
     let plan = trainer.plans.lock().unwrap()[1].clone();
     assert_eq!(plan.previous.as_deref(), Some(first.as_path()));
     assert!(plan.va_unfreeze);
+    assert_eq!(plan.va_input, musav::model::resnet::VaInput::Embedding);
     assert_eq!(f.app.training.view, TrainView::Compare);
     let s = f.draw(120, 40);
     assert!(s.contains("macro-F1"), "{s}");

@@ -6,6 +6,7 @@ use clap::Parser;
 use crate::cli::DataArgs;
 use crate::commands::name::LlmArgs;
 use crate::llm::LlmSettings;
+use crate::model::resnet::VaInput;
 use crate::tui::llm_namer::LlmNamer;
 use crate::tui::namer::{Namer, Unavailable};
 use crate::tui::{self, ReviewOptions, TrainDefaults};
@@ -64,6 +65,9 @@ pub struct Args {
     /// The training screen's first value for `train-va --unfreeze-last-block`
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_value_t = VaTrainConfig::new().unfreeze_last_block, default_missing_value = "true", action = clap::ArgAction::Set)]
     pub unfreeze_last_block: bool,
+    /// The training screen's first value for `train-va --va-input`
+    #[arg(long, value_enum, default_value_t = VaTrainConfig::new().input)]
+    pub va_input: VaInput,
 }
 
 /// `musav` with no subcommand: review with every default.
@@ -97,6 +101,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             seed: args.seed,
             va_weight: args.va_weight,
             va_unfreeze: args.unfreeze_last_block,
+            va_input: args.va_input,
         },
     };
     // A broken LLM setting must not keep the review from opening: it is reported when n is pressed.

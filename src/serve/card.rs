@@ -31,6 +31,9 @@ pub struct MoodPoint {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct VaCard {
     pub loaded: bool,
+    /// What the head reads from the network: "levels" (the embedding and every block's averaged
+    /// output) or "embedding" (heads trained before that setting); null without a head.
+    pub input: Option<String>,
     /// [low, high] of both axes.
     pub scale: [f32; 2],
     /// The shipped tag VA table's points the nearest-mood words come from; empty without a head.
@@ -111,6 +114,7 @@ pub fn model_card(p: &Predictor, limits: LimitsCard) -> ModelCard {
         classes,
         va: VaCard {
             loaded: p.has_va(),
+            input: p.va_input().map(|i| i.as_str().to_string()),
             scale: VA_SCALE,
             moods: p
                 .moods()

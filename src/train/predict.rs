@@ -238,6 +238,11 @@ impl Predictor {
         self.va.is_some()
     }
 
+    /// What the VA head reads from the network, when there is one.
+    pub fn va_input(&self) -> Option<VaInput> {
+        self.va.as_ref().map(|v| v.input)
+    }
+
     /// The tag points nearest-mood answers choose from (empty without a VA head).
     pub fn moods(&self) -> &[(String, [f32; 2])] {
         if self.va.is_some() { &self.moods } else { &[] }

@@ -14,6 +14,7 @@ use super::{App, Mode};
 use crate::curation::labels::LabelMap;
 use crate::dataset::Dataset;
 use crate::features::FeatureSource;
+use crate::model::resnet::VaInput;
 use crate::retrain::{self, Compared, Event, Outcome, RetrainPlan, Stage, VaResult};
 use crate::train::artifacts::RunDir;
 use crate::train::report::ValidationReport;
@@ -63,6 +64,8 @@ pub struct TrainDefaults {
     pub va_weight: f64,
     /// `musav train-va --unfreeze-last-block`: the VA head fine-tunes its own copy of the last block.
     pub va_unfreeze: bool,
+    /// `musav train-va --va-input`: what the VA head reads from the network.
+    pub va_input: VaInput,
 }
 
 impl Default for TrainDefaults {
@@ -76,6 +79,7 @@ impl Default for TrainDefaults {
             seed: 42,
             va_weight: 0.0,
             va_unfreeze: VaTrainConfig::new().unfreeze_last_block,
+            va_input: VaTrainConfig::new().input,
         }
     }
 }
@@ -84,7 +88,7 @@ impl Default for TrainDefaults {
 pub const MEL_CACHE: &str = "mel-cache";
 
 /// The form's fields, in order.
-pub const TRAIN_FIELDS: [&str; 7] = [
+pub const TRAIN_FIELDS: [&str; 8] = [
     "features",
     "run directory",
     "epochs",
@@ -92,6 +96,7 @@ pub const TRAIN_FIELDS: [&str; 7] = [
     "seed",
     "VA weight",
     "VA last block",
+    "VA input",
 ];
 
 /// The "VA last block" field's values: `train-va` on the frozen embedding, or fine-tuning.
@@ -150,7 +155,7 @@ pub struct StepInfo {
 /// Everything the training screen shows.
 #[derive(Debug)]
 pub struct Training {
-    pub fields: [String; 7],
+    pub fields: [String; TRAIN_FIELDS.len()],
     pub field: usize,
     pub state: RunState,
     pub stage: Option<Stage>,
@@ -186,6 +191,7 @@ impl Training {
             defaults.seed.to_string(),
             defaults.va_weight.to_string(),
             VA_BLOCK_VALUES[usize::from(defaults.va_unfreeze)].to_string(),
+            defaults.va_input.as_str().to_string(),
         ];
         Training {
             fields,
@@ -221,7 +227,16 @@ impl Training {
 
     /// The plan the form describes, or what is wrong with it.
     pub fn plan(&self, resume: bool) -> Result<RetrainPlan, String> {
-        let [features, run, epochs, width, seed, va_weight, va_block] = &self.fields;
+        let [
+            features,
+            run,
+            epochs,
+            width,
+            seed,
+            va_weight,
+            va_block,
+            va_input,
+        ] = &self.fields;
         let features = features.trim();
         if features.is_empty() {
             return Err("set the feature source (official .npy directory, audio root or synthetic corpus): ↑↓ to the field, Enter to edit".into());
@@ -265,6 +280,10 @@ impl Training {
                 ));
             }
         };
+        let va_input = [VaInput::Levels, VaInput::Embedding]
+            .into_iter()
+            .find(|i| i.as_str().eq_ignore_ascii_case(va_input.trim()))
+            .ok_or_else(|| format!("VA input must be levels or embedding, not {va_input:?}"))?;
         if !resume && RunDir::new(&run).exists() {
             return Err(format!(
                 "{} already holds a run; choose another run directory",
@@ -293,6 +312,7 @@ impl Training {
             ),
             config,
             va_unfreeze,
+            va_input,
             resume,
             previous,
         })
