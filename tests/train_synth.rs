@@ -143,10 +143,10 @@ fn trains_on_the_synthetic_corpus_validates_and_compares() {
         mean_spread(&mse)
     );
 
-    // Issue 20's goal, on the frozen network: the head reading the blocks' averaged outputs beside
+    // Issue 20's goal, on the frozen network: the head reading the blocks' output statistics beside
     // the embedding (the default input) knows where a track sits inside its label, on both axes,
     // and far better than the embedding alone (measured on this corpus and seed: valence within-
-    // label r 0.330 against 0.207; scripts/va-options.sh gives 0.33-0.49 over six seeds).
+    // label r 0.376 against 0.207; scripts/va-options.sh gives 0.36-0.52 over six seeds).
     let (ok, out, err) = run(musav()
         .args(["train-va", "--unfreeze-last-block=false", "--run"])
         .arg(p("run_a")));
@@ -187,7 +187,7 @@ fn trains_on_the_synthetic_corpus_validates_and_compares() {
     std::fs::write(&cache, good).unwrap();
 
     // The default: the same input, then the head fine-tuned with its own copy of the last block
-    // (kept because it beat the frozen head on validation here: valence within-label r 0.433).
+    // (kept because it beat the frozen head on validation here: its valence within-label r 0.357).
     // The class predictions stay the run's own.
     let (ok, out, err) = run(musav().args(["train-va", "--run"]).arg(p("run_a")));
     assert!(ok, "{err}");

@@ -31,7 +31,7 @@ pub struct Args {
     #[arg(long, default_value_t = VaTrainConfig::new().finetune_learning_rate, value_name = "LR")]
     pub finetune_lr: f64,
     /// What the head reads from the network: levels = the embedding and every residual block's
-    /// output averaged over frequency and time; embedding = the embedding alone
+    /// output's mean and standard deviation over frequency and time; embedding = the embedding alone
     #[arg(long, value_enum, default_value_t = VaTrainConfig::new().input)]
     pub va_input: VaInput,
 }

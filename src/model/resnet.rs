@@ -211,14 +211,14 @@ impl<B: ModelBackend> EmbeddingTail<B> {
         self.forward_levels(x).0
     }
 
-    /// The embedding and the block's output averaged (see [`VaInput::Levels`]).
+    /// The embedding and the block's output summarised (see [`VaInput::Levels`]).
     ///
     /// # Shapes
     /// - input: `[batch, channels, f, t]` from [`ResNet::trunk`]
-    /// - output: `[batch, embedding]`, `[batch, channels]`
+    /// - output: `[batch, embedding]`, `[batch, 2 · channels]`
     pub fn forward_levels(&self, x: Tensor<B, 4>) -> (Tensor<B, 2>, Tensor<B, 2>) {
         let x = self.block.forward(x);
-        let mean = block_mean(&x);
+        let mean = block_stats(&x);
         (
             pooled_embedding(&self.dense, &self.dense_bn, &self.act, x),
             mean,
@@ -229,7 +229,7 @@ impl<B: ModelBackend> EmbeddingTail<B> {
 /// What the VA head reads from the network.
 ///
 /// The dense embedding is what the classifier reads, and the class loss rewards discarding where a
-/// track sits inside its label; the residual blocks' own outputs, averaged over frequency and time,
+/// track sits inside its label; the residual blocks' own outputs, summarised over frequency and time,
 /// still carry the level, tempo and timbre statistics that place it there (on the synthetic corpus
 /// they raised the within-label r on both axes on every seed, with no training of the network:
 /// README, "Within a label").
@@ -240,7 +240,8 @@ impl<B: ModelBackend> EmbeddingTail<B> {
 pub enum VaInput {
     /// The dense embedding alone (every head saved before this setting).
     Embedding,
-    /// The dense embedding, then each residual block's output averaged over frequency and time.
+    /// The dense embedding, then per residual block its output's mean and standard deviation over
+    /// frequency and time (each `[channels]`).
     Levels,
 }
 
@@ -249,7 +250,7 @@ impl VaInput {
     pub fn width(self, model: &ResNetConfig) -> usize {
         match self {
             VaInput::Embedding => model.embedding,
-            VaInput::Levels => model.embedding + model.channels.iter().sum::<usize>(),
+            VaInput::Levels => model.embedding + 2 * model.channels.iter().sum::<usize>(),
         }
     }
 
@@ -262,8 +263,8 @@ impl VaInput {
 }
 
 /// The VA head's input from the pieces of one pass: the embedding (the network's own or a
-/// fine-tuned tail's), the trunk blocks' averaged outputs (empty unless `input` is `Levels`) and
-/// the last block's.
+/// fine-tuned tail's), the trunk blocks' summaries (empty unless `input` is `Levels`) and the last
+/// block's.
 pub fn va_features<B: ModelBackend>(
     input: VaInput,
     embedding: Tensor<B, 2>,
@@ -282,14 +283,24 @@ pub fn va_features<B: ModelBackend>(
     }
 }
 
-/// A block's output averaged over frequency and time.
+/// A block's output summarised over frequency and time: each channel's mean, then each channel's
+/// standard deviation (how much it changes over the chunk, e.g. a clash in some chords only).
 ///
 /// # Shapes
 /// - input: `[batch, channels, f, t]`
-/// - output: `[batch, channels]`
-fn block_mean<B: ModelBackend>(x: &Tensor<B, 4>) -> Tensor<B, 2> {
+/// - output: `[batch, 2 · channels]`
+fn block_stats<B: ModelBackend>(x: &Tensor<B, 4>) -> Tensor<B, 2> {
     let [b, c, f, t] = x.dims();
-    x.clone().reshape([b, c, f * t]).mean_dim(2).reshape([b, c])
+    let flat = x.clone().reshape([b, c, f * t]);
+    let mean = flat.clone().mean_dim(2);
+    // The floor keeps the square root's gradient finite for a channel that is constant (often 0
+    // after the ReLU) over the whole chunk.
+    let std = (flat - mean.clone())
+        .powf_scalar(2.0)
+        .mean_dim(2)
+        .add_scalar(1e-6)
+        .sqrt();
+    Tensor::cat(vec![mean.reshape([b, c]), std.reshape([b, c])], 1)
 }
 
 #[derive(Module, Debug)]
@@ -342,17 +353,17 @@ impl<B: ModelBackend> ResNet<B> {
         self.embed_trunk_levels(trunk).0
     }
 
-    /// [`Self::embed_trunk`] and the last block's output averaged (see [`VaInput::Levels`]).
+    /// [`Self::embed_trunk`] and the last block's output summarised (see [`VaInput::Levels`]).
     ///
     /// # Shapes
     /// - input: `[batch, channels, f, t]` from [`Self::trunk`]
-    /// - output: `[batch, embedding]`, `[batch, channels of the last block]`
+    /// - output: `[batch, embedding]`, `[batch, 2 · channels of the last block]`
     pub fn embed_trunk_levels(&self, trunk: Tensor<B, 4>) -> (Tensor<B, 2>, Tensor<B, 2>) {
         let x = match self.blocks.last() {
             Some(last) => last.forward(trunk),
             None => trunk,
         };
-        let mean = block_mean(&x);
+        let mean = block_stats(&x);
         (
             pooled_embedding(&self.dense, &self.dense_bn, &self.act, x),
             mean,
@@ -370,7 +381,7 @@ impl<B: ModelBackend> ResNet<B> {
     }
 
     /// [`Self::trunk`] and what `input` needs of it: with [`VaInput::Levels`], each trunk block's
-    /// output averaged over frequency and time (`[batch, channels]` per block), else nothing.
+    /// output summarised over frequency and time (`[batch, 2 · channels]` per block), else nothing.
     pub fn trunk_for(
         &self,
         mel: Tensor<B, 3>,
@@ -382,7 +393,7 @@ impl<B: ModelBackend> ResNet<B> {
         for block in self.blocks.iter().take(self.blocks.len().saturating_sub(1)) {
             x = block.forward(x);
             if input == VaInput::Levels {
-                means.push(block_mean(&x));
+                means.push(block_stats(&x));
             }
         }
         (x, means)
@@ -620,23 +631,30 @@ mod tests {
         assert_eq!(EmbeddingTailConfig::of(&one).unwrap().input, 1);
     }
 
-    /// `Levels` is the embedding, then every block's output averaged over frequency and time, in
-    /// block order (checked against the blocks run one by one here); through a tail copy it is the
-    /// same; `Embedding` is the embedding alone.
+    /// `Levels` is the embedding, then per block (in order) its output's mean and standard deviation
+    /// over frequency and time (checked against the blocks run one by one here, the statistics
+    /// taken another way); through a tail copy it is the same; `Embedding` is the embedding alone.
     #[test]
-    fn va_input_levels_are_the_embedding_then_each_block_s_mean() {
+    fn va_input_levels_are_the_embedding_then_each_block_s_statistics() {
         let (cfg, model, x) = small(vec![4, 8, 6]);
         let embedding = model.embed(x.clone());
         let levels = model.va_input(x.clone(), None, VaInput::Levels);
         assert_eq!(levels.dims(), [3, VaInput::Levels.width(&cfg)]);
-        assert_eq!(VaInput::Levels.width(&cfg), 12 + 4 + 8 + 6);
+        assert_eq!(VaInput::Levels.width(&cfg), 12 + 2 * (4 + 8 + 6));
         let [b, f, t] = x.dims();
         let mut h = batch_norm_2d(&model.spec_bn, x.clone().reshape([b, 1, f, t]));
         let mut want = vec![embedding.clone()];
         for block in &model.blocks {
             h = block.forward(h);
-            let [_, c, _, _] = h.dims();
-            want.push(h.clone().mean_dim(3).mean_dim(2).reshape([b, c]));
+            let [_, c, hf, ht] = h.dims();
+            let mean = h.clone().mean_dim(3).mean_dim(2);
+            let var = (h.clone() - mean.clone())
+                .powf_scalar(2.0)
+                .sum_dim(3)
+                .sum_dim(2)
+                .div_scalar((hf * ht) as f32);
+            want.push(mean.reshape([b, c]));
+            want.push(var.add_scalar(1e-6).sqrt().reshape([b, c]));
         }
         let tol = burn::tensor::Tolerance::rel_abs(1e-5, 1e-6);
         levels

@@ -31,8 +31,8 @@ pub struct MoodPoint {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct VaCard {
     pub loaded: bool,
-    /// What the head reads from the network: "levels" (the embedding and every block's averaged
-    /// output) or "embedding" (heads trained before that setting); null without a head.
+    /// What the head reads from the network: "levels" (the embedding and every block's output's
+    /// mean and standard deviation) or "embedding" (heads trained before that setting); null without a head.
     pub input: Option<String>,
     /// [low, high] of both axes.
     pub scale: [f32; 2],

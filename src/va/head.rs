@@ -96,7 +96,7 @@ pub struct VaTrainConfig {
     pub hidden: usize,
     #[config(default = 0.1)]
     pub dropout: f64,
-    /// What the head reads from the network: the blocks' averaged outputs beside the embedding
+    /// What the head reads from the network: the blocks' output statistics beside the embedding
     /// (the default: README, "Within a label") or the embedding alone.
     #[config(default = "VaInput::Levels")]
     pub input: VaInput,
