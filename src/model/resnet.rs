@@ -218,10 +218,10 @@ impl<B: ModelBackend> EmbeddingTail<B> {
     /// - output: `[batch, embedding]`, `[batch, 2 · channels]`
     pub fn forward_levels(&self, x: Tensor<B, 4>) -> (Tensor<B, 2>, Tensor<B, 2>) {
         let x = self.block.forward(x);
-        let mean = block_stats(&x);
+        let stats = block_stats(&x);
         (
             pooled_embedding(&self.dense, &self.dense_bn, &self.act, x),
-            mean,
+            stats,
         )
     }
 }
@@ -268,16 +268,16 @@ impl VaInput {
 pub fn va_features<B: ModelBackend>(
     input: VaInput,
     embedding: Tensor<B, 2>,
-    trunk_means: &[Tensor<B, 2>],
-    last_mean: Tensor<B, 2>,
+    trunk_stats: &[Tensor<B, 2>],
+    last_stats: Tensor<B, 2>,
 ) -> Tensor<B, 2> {
     match input {
         VaInput::Embedding => embedding,
         VaInput::Levels => {
-            let mut parts = Vec::with_capacity(trunk_means.len() + 2);
+            let mut parts = Vec::with_capacity(trunk_stats.len() + 2);
             parts.push(embedding);
-            parts.extend(trunk_means.iter().cloned());
-            parts.push(last_mean);
+            parts.extend(trunk_stats.iter().cloned());
+            parts.push(last_stats);
             Tensor::cat(parts, 1)
         }
     }
@@ -363,10 +363,10 @@ impl<B: ModelBackend> ResNet<B> {
             Some(last) => last.forward(trunk),
             None => trunk,
         };
-        let mean = block_stats(&x);
+        let stats = block_stats(&x);
         (
             pooled_embedding(&self.dense, &self.dense_bn, &self.act, x),
-            mean,
+            stats,
         )
     }
 
@@ -389,14 +389,14 @@ impl<B: ModelBackend> ResNet<B> {
     ) -> (Tensor<B, 4>, Vec<Tensor<B, 2>>) {
         let [b, f, t] = mel.dims();
         let mut x = batch_norm_2d(&self.spec_bn, mel.reshape([b, 1, f, t]));
-        let mut means = Vec::new();
+        let mut stats = Vec::new();
         for block in self.blocks.iter().take(self.blocks.len().saturating_sub(1)) {
             x = block.forward(x);
             if input == VaInput::Levels {
-                means.push(block_stats(&x));
+                stats.push(block_stats(&x));
             }
         }
-        (x, means)
+        (x, stats)
     }
 
     /// The VA head's input for a batch of chunks: through `tail` (a fine-tuned copy of the last
@@ -411,12 +411,12 @@ impl<B: ModelBackend> ResNet<B> {
         tail: Option<&EmbeddingTail<B>>,
         input: VaInput,
     ) -> Tensor<B, 2> {
-        let (trunk, means) = self.trunk_for(mel, input);
+        let (trunk, stats) = self.trunk_for(mel, input);
         let (embedding, last) = match tail {
             Some(tail) => tail.forward_levels(trunk),
             None => self.embed_trunk_levels(trunk),
         };
-        va_features(input, embedding, &means, last)
+        va_features(input, embedding, &stats, last)
     }
 
     /// A copy of the layers after [`Self::trunk`] (last block, pooling, dense embedding), so they

@@ -1,6 +1,7 @@
 //! `train-va --unfreeze-last-block`: the VA head and a copy of the ResNet's last residual block and
 //! dense embedding trained together, at a small learning rate, starting from the head trained on
-//! the frozen embedding.
+//! the frozen network (with the `levels` input, the copy's block statistics stand in for the
+//! original last block's; the earlier blocks' stay as they are).
 //!
 //! A head on the frozen classifier embedding can only use what classification kept, and the class
 //! loss rewards discarding where a track sits inside its label. Letting the last block move under
@@ -58,9 +59,10 @@ pub struct TailData<'a> {
     pub targets: &'a Array2<f32>,
 }
 
-/// Fine-tunes `start` (a head trained on the frozen embedding) together with a copy of `resnet`'s
-/// tail (its input read from the network as `start`'s is); returns the model of the best validation mean CCC, which is `start` with the original
-/// tail when no epoch beats it, and each epoch's figures (epoch 0: the starting point).
+/// Fine-tunes `start` (a head trained on the frozen network) together with a copy of `resnet`'s
+/// tail, reading the network as `start` does (its `input`); returns the model of the best
+/// validation mean CCC, which is `start` with the original tail when no epoch beats it, and each
+/// epoch's figures (epoch 0: the starting point).
 pub fn finetune_tail(
     backbone: &Backbone<'_>,
     start: &VaModel,
@@ -172,10 +174,10 @@ pub fn finetune_tail(
                 .collect();
             let (buf, shape) = data::stack(&chunks);
             let mel = Tensor::<CpuBackend, 3>::from_data(TensorData::new(buf, shape), &device);
-            let (trunk, means) = resnet.trunk_for(mel, start.input);
-            let means: Vec<_> = means.into_iter().map(Tensor::from_inner).collect();
+            let (trunk, stats) = resnet.trunk_for(mel, start.input);
+            let stats: Vec<_> = stats.into_iter().map(Tensor::from_inner).collect();
             let (emb, last) = net.tail.forward_levels(Tensor::from_inner(trunk));
-            let x = va_features(start.input, emb, &means, last);
+            let x = va_features(start.input, emb, &stats, last);
             let x = (x - x_mean.clone()) / x_std.clone();
             let pred = net.head.forward(x);
             let y = to_tensor::<TrainBackend>(&ys.select(ndarray::Axis(0), idx), &device);

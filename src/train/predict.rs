@@ -414,14 +414,14 @@ impl Predictor {
             );
             // One trunk pass for both: the classifier's embedding, and the VA head's input
             // (through its own fine-tuned tail when it has one).
-            let (trunk, means) = self.model.trunk_for(x, input);
+            let (trunk, stats) = self.model.trunk_for(x, input);
             let (emb, last) = self.model.embed_trunk_levels(trunk.clone());
             let va_emb = match self.va.as_ref().and_then(|v| v.tail.as_ref()) {
                 Some(tail) => {
                     let (e, l) = tail.layers.forward_levels(trunk);
-                    va_features(input, e, &means, l)
+                    va_features(input, e, &stats, l)
                 }
-                None => va_features(input, emb.clone(), &means, last),
+                None => va_features(input, emb.clone(), &stats, last),
             };
             let p = softmax(self.model.classify(emb), 1);
             let p: Vec<f32> = p.into_data().to_vec().unwrap_or_default();
