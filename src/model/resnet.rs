@@ -208,17 +208,22 @@ impl<B: ModelBackend> EmbeddingTail<B> {
     /// - input: `[batch, channels, f, t]` from [`ResNet::trunk`]
     /// - output: `[batch, embedding]`
     pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
-        self.forward_levels(x).0
+        self.forward_levels(x, VaInput::Embedding).0
     }
 
-    /// The embedding and the block's output summarised (see [`VaInput::Levels`]).
+    /// The embedding and, when `input` needs it, the block's output summarised (see
+    /// [`VaInput::Levels`]).
     ///
     /// # Shapes
     /// - input: `[batch, channels, f, t]` from [`ResNet::trunk`]
     /// - output: `[batch, embedding]`, `[batch, 2 · channels]`
-    pub fn forward_levels(&self, x: Tensor<B, 4>) -> (Tensor<B, 2>, Tensor<B, 2>) {
+    pub fn forward_levels(
+        &self,
+        x: Tensor<B, 4>,
+        input: VaInput,
+    ) -> (Tensor<B, 2>, Option<Tensor<B, 2>>) {
         let x = self.block.forward(x);
-        let stats = block_stats(&x);
+        let stats = (input == VaInput::Levels).then(|| block_stats(&x));
         (
             pooled_embedding(&self.dense, &self.dense_bn, &self.act, x),
             stats,
@@ -263,13 +268,13 @@ impl VaInput {
 }
 
 /// The VA head's input from the pieces of one pass: the embedding (the network's own or a
-/// fine-tuned tail's), the trunk blocks' summaries (empty unless `input` is `Levels`) and the last
-/// block's.
+/// fine-tuned tail's), then the trunk blocks' summaries and the last block's (both there only when
+/// `input` is `Levels`).
 pub fn va_features<B: ModelBackend>(
     input: VaInput,
     embedding: Tensor<B, 2>,
     trunk_stats: &[Tensor<B, 2>],
-    last_stats: Tensor<B, 2>,
+    last_stats: Option<Tensor<B, 2>>,
 ) -> Tensor<B, 2> {
     match input {
         VaInput::Embedding => embedding,
@@ -277,7 +282,7 @@ pub fn va_features<B: ModelBackend>(
             let mut parts = Vec::with_capacity(trunk_stats.len() + 2);
             parts.push(embedding);
             parts.extend(trunk_stats.iter().cloned());
-            parts.push(last_stats);
+            parts.extend(last_stats);
             Tensor::cat(parts, 1)
         }
     }
@@ -350,20 +355,25 @@ impl<B: ModelBackend> ResNet<B> {
     /// [`Self::embed`] from the output of [`Self::trunk`], for a caller that also feeds the
     /// trunk to a fine-tuned tail.
     pub fn embed_trunk(&self, trunk: Tensor<B, 4>) -> Tensor<B, 2> {
-        self.embed_trunk_levels(trunk).0
+        self.embed_trunk_levels(trunk, VaInput::Embedding).0
     }
 
-    /// [`Self::embed_trunk`] and the last block's output summarised (see [`VaInput::Levels`]).
+    /// [`Self::embed_trunk`] and, when `input` needs it, the last block's output summarised (see
+    /// [`VaInput::Levels`]).
     ///
     /// # Shapes
     /// - input: `[batch, channels, f, t]` from [`Self::trunk`]
     /// - output: `[batch, embedding]`, `[batch, 2 · channels of the last block]`
-    pub fn embed_trunk_levels(&self, trunk: Tensor<B, 4>) -> (Tensor<B, 2>, Tensor<B, 2>) {
+    pub fn embed_trunk_levels(
+        &self,
+        trunk: Tensor<B, 4>,
+        input: VaInput,
+    ) -> (Tensor<B, 2>, Option<Tensor<B, 2>>) {
         let x = match self.blocks.last() {
             Some(last) => last.forward(trunk),
             None => trunk,
         };
-        let stats = block_stats(&x);
+        let stats = (input == VaInput::Levels).then(|| block_stats(&x));
         (
             pooled_embedding(&self.dense, &self.dense_bn, &self.act, x),
             stats,
@@ -413,8 +423,8 @@ impl<B: ModelBackend> ResNet<B> {
     ) -> Tensor<B, 2> {
         let (trunk, stats) = self.trunk_for(mel, input);
         let (embedding, last) = match tail {
-            Some(tail) => tail.forward_levels(trunk),
-            None => self.embed_trunk_levels(trunk),
+            Some(tail) => tail.forward_levels(trunk, input),
+            None => self.embed_trunk_levels(trunk, input),
         };
         va_features(input, embedding, &stats, last)
     }

@@ -176,7 +176,9 @@ pub fn finetune_tail(
             let mel = Tensor::<CpuBackend, 3>::from_data(TensorData::new(buf, shape), &device);
             let (trunk, stats) = resnet.trunk_for(mel, start.input);
             let stats: Vec<_> = stats.into_iter().map(Tensor::from_inner).collect();
-            let (emb, last) = net.tail.forward_levels(Tensor::from_inner(trunk));
+            let (emb, last) = net
+                .tail
+                .forward_levels(Tensor::from_inner(trunk), start.input);
             let x = va_features(start.input, emb, &stats, last);
             let x = (x - x_mean.clone()) / x_std.clone();
             let pred = net.head.forward(x);

@@ -415,10 +415,17 @@ impl Predictor {
             // One trunk pass for both: the classifier's embedding, and the VA head's input
             // (through its own fine-tuned tail when it has one).
             let (trunk, stats) = self.model.trunk_for(x, input);
-            let (emb, last) = self.model.embed_trunk_levels(trunk.clone());
-            let va_emb = match self.va.as_ref().and_then(|v| v.tail.as_ref()) {
+            let tail = self.va.as_ref().and_then(|v| v.tail.as_ref());
+            // The last block's statistics come from whichever last block feeds the head.
+            let own = if tail.is_some() {
+                VaInput::Embedding
+            } else {
+                input
+            };
+            let (emb, last) = self.model.embed_trunk_levels(trunk.clone(), own);
+            let va_emb = match tail {
                 Some(tail) => {
-                    let (e, l) = tail.layers.forward_levels(trunk);
+                    let (e, l) = tail.layers.forward_levels(trunk, input);
                     va_features(input, e, &stats, l)
                 }
                 None => va_features(input, emb.clone(), &stats, last),
