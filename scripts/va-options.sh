@@ -2,7 +2,9 @@
 # Issue 20: what each way of training gives the valence–arousal head, over several seeds.
 # For each seed: a synthetic corpus, one classifier run per `--va-weight`, `train-va` (on the
 # frozen network, or with `--unfreeze-last-block`), then `validate` and `validate-va` on the
-# test split. Prints one row per seed and option, and the mean over seeds.
+# test split. Prints one row per seed and option, and the mean over seeds; the last two columns
+# are validate-va's bootstrap standard deviations (how far the test sample alone moves the valence
+# figures the goal is about).
 #
 #   scripts/va-options.sh                 # test size (as tests/train_synth.rs), seeds 1..5
 #   MUSAV_VA_SIZE=full scripts/va-options.sh   # the issue's default-size run (slow on 2 cores)
@@ -72,6 +74,8 @@ for d in ("valence", "arousal"):
     wl = va["within_model"][d]
     row += [f"{m['ccc']:.3f}", f"{m['spread_ratio']:.2f}", f"{c['ccc']:.3f}",
             f"{wl['pearson']:.3f}", f"{wl['residual_ccc']:.3f}"]
+sd = va["sampling"]["valence"]
+row += [f"{sd['within_pearson']:.3f}", f"{sd['ccc_over_centroid']:.3f}"]
 print("\t".join(row))
 PY
   done
@@ -81,7 +85,8 @@ import sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]
 head = ["seed", "option", "macro-F1",
         "V CCC", "V spread", "V centroid", "V within r", "V resid CCC",
-        "A CCC", "A spread", "A centroid", "A within r", "A resid CCC"]
+        "A CCC", "A spread", "A centroid", "A within r", "A resid CCC",
+        "V within r SD", "V CCC over centroid SD"]
 print("| " + " | ".join(head) + " |")
 print("|" + "---|" * len(head))
 for r in rows:

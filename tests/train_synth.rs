@@ -154,6 +154,15 @@ fn trains_on_the_synthetic_corpus_validates_and_compares() {
     assert!(out.contains("validation CCC"), "{out}");
     let levels = va_report(&p("run_a"));
     meets_the_within_label_goal(&levels);
+    // With 132 tracks (12 per label) the sample alone moves the within-label r by about 0.1; the
+    // report says how much (bootstrap of the tracks, predictions fixed).
+    let sd = levels["sampling"]["valence"]["within_pearson"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        (0.03..0.25).contains(&sd),
+        "bootstrap SD of valence within r: {sd}\n{levels}"
+    );
     let r = |report: &serde_json::Value, dim| fig(report, "within_model", dim, "pearson");
     assert!(
         r(&levels, "valence") > r(&va, "valence") + 0.05,
@@ -199,12 +208,56 @@ fn trains_on_the_synthetic_corpus_validates_and_compares() {
     assert_eq!(again["metrics"]["macro_f1"].as_f64(), Some(f1));
     predict_gives_validate_va_s_points(&p, &tuned);
 
-    // Back to the frozen embedding: the tail goes with the head it belonged to.
+    // Back to the frozen embedding, with the head's own settings: the tail goes with the head it
+    // belonged to, and the settings are the ones the head was built and trained with.
     let (ok, _, err) = run(musav()
-        .args(["train-va", "--unfreeze-last-block=false", "--run"])
+        .args(["train-va", "--unfreeze-last-block=false", "--hidden", "32"])
+        .args(["--dropout", "0.2", "--weight-decay", "1e-3", "--lr", "2e-3"])
+        .args(["--patience", "5", "--run"])
         .arg(p("run_a")));
     assert!(ok, "{err}");
     assert!(!p("run_a/va/va_tail.mpk").exists());
+    let json = |name: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(p(&format!("run_a/va/{name}"))).unwrap())
+            .unwrap()
+    };
+    let (head, record) = (json("va_head.json"), json("train_va.json"));
+    assert_eq!(head["config"]["hidden"], 32, "{head}");
+    assert_eq!(head["config"]["dropout"], 0.2, "{head}");
+    let cfg = &record["config"];
+    assert_eq!(
+        (
+            &cfg["weight_decay"],
+            &cfg["learning_rate"],
+            &cfg["patience"]
+        ),
+        (
+            &serde_json::json!(1e-3),
+            &serde_json::json!(2e-3),
+            &serde_json::json!(5)
+        ),
+        "{record}"
+    );
+    // A setting out of range is refused by name before anything is read or written.
+    for (flag, value) in [
+        ("--dropout", "1"),
+        ("--lr", "0"),
+        ("--weight-decay", "-1"),
+        ("--hidden", "1"),
+    ] {
+        let (ok, _, err) = run(musav()
+            .args(["train-va", &format!("{flag}={value}"), "--run"])
+            .arg(p("run_a")));
+        assert!(
+            !ok && err.contains(&format!("{flag} must")),
+            "{flag} {value}: {err}"
+        );
+        assert_eq!(
+            json("va_head.json"),
+            head,
+            "{flag} {value} changed the head"
+        );
+    }
 
     // Prediction on unseen files: top labels with probabilities and a VA point per good file; a
     // bad file gets its own error and the exit code says so, while the others still come out.

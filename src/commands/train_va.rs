@@ -22,6 +22,21 @@ pub struct Args {
     pub epochs: usize,
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
+    /// Width of the head's first hidden layer (the second is half of it)
+    #[arg(long, default_value_t = VaTrainConfig::new().hidden)]
+    pub hidden: usize,
+    /// Dropout after each hidden layer
+    #[arg(long, default_value_t = VaTrainConfig::new().dropout)]
+    pub dropout: f64,
+    /// AdamW weight decay of the head
+    #[arg(long, default_value_t = VaTrainConfig::new().weight_decay)]
+    pub weight_decay: f64,
+    /// Learning rate of the head
+    #[arg(long, default_value_t = VaTrainConfig::new().learning_rate, value_name = "LR")]
+    pub lr: f64,
+    /// Epochs without a better validation mean CCC before the head's training stops
+    #[arg(long, default_value_t = VaTrainConfig::new().patience)]
+    pub patience: usize,
     /// After training the head, fine-tune it together with its own copy of the ResNet's last
     /// block and embedding (the classifier keeps the originals); kept only if validation CCC
     /// improves. `--unfreeze-last-block=false`: the head on the frozen embedding only
@@ -71,10 +86,30 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             args.finetune_lr
         );
     }
+    if !(args.lr.is_finite() && args.lr > 0.0) {
+        anyhow::bail!("--lr must be a positive number, not {}", args.lr);
+    }
+    if !(args.weight_decay.is_finite() && args.weight_decay >= 0.0) {
+        anyhow::bail!(
+            "--weight-decay must be 0 or more, not {}",
+            args.weight_decay
+        );
+    }
+    if !(0.0..1.0).contains(&args.dropout) {
+        anyhow::bail!("--dropout must be in [0, 1), not {}", args.dropout);
+    }
+    if args.hidden < 2 {
+        anyhow::bail!("--hidden must be at least 2, not {}", args.hidden);
+    }
     let cfg = VaTrainConfig::new()
         .with_loss(args.loss)
         .with_epochs(args.epochs)
         .with_seed(args.seed)
+        .with_hidden(args.hidden)
+        .with_dropout(args.dropout)
+        .with_weight_decay(args.weight_decay)
+        .with_learning_rate(args.lr)
+        .with_patience(args.patience.max(1))
         .with_unfreeze_last_block(args.unfreeze_last_block)
         .with_finetune_learning_rate(args.finetune_lr)
         .with_input(args.va_input);
