@@ -36,8 +36,17 @@ case "$size" in
     net=() ;;
   *) echo "va-options.sh: MUSAV_VA_SIZE is test or full, not '$size'" >&2; exit 2 ;;
 esac
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+work=$(mktemp -d)
 results="$work/results.tsv"
+# A sweep stopped part-way still shows the rows it finished before its work directory goes.
+done_rows() {
+  if [ -s "$results" ] && [ ! -e "$work/complete" ]; then
+    echo "va-options.sh: stopped; rows finished so far:" >&2
+    cat "$results" >&2
+  fi
+  rm -rf "$work"
+}
+trap done_rows EXIT
 for seed in $seeds; do
   "$bin" synth "${synth[@]}" --seed "$seed" --out "$work/s$seed" >/dev/null
   "$bin" export --data "$work/s$seed" --out "$work/e$seed" >/dev/null
@@ -80,6 +89,7 @@ print("\t".join(row))
 PY
   done
 done
+touch "$work/complete"
 python3 - "$results" <<'PY'
 import sys
 rows = [l.rstrip("\n").split("\t") for l in open(sys.argv[1])]

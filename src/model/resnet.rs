@@ -282,7 +282,13 @@ pub fn va_features<B: ModelBackend>(
             let mut parts = Vec::with_capacity(trunk_stats.len() + 2);
             parts.push(embedding);
             parts.extend(trunk_stats.iter().cloned());
-            parts.extend(last_stats);
+            // Without them the head's first layer would fail on a narrower input, far from the
+            // cause: the pass was run for another input than the head's.
+            parts.push(
+                last_stats.expect(
+                    "the last block's statistics (run the tail with the head's own VaInput)",
+                ),
+            );
             Tensor::cat(parts, 1)
         }
     }
