@@ -244,6 +244,7 @@ fn trains_on_the_synthetic_corpus_validates_and_compares() {
         ("--lr", "0"),
         ("--weight-decay", "-1"),
         ("--hidden", "1"),
+        ("--patience", "0"),
     ] {
         let (ok, _, err) = run(musav()
             .args(["train-va", &format!("{flag}={value}"), "--run"])

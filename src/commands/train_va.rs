@@ -98,6 +98,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if !(0.0..1.0).contains(&args.dropout) {
         anyhow::bail!("--dropout must be in [0, 1), not {}", args.dropout);
     }
+    if args.patience == 0 {
+        anyhow::bail!("--patience must be at least 1 epoch");
+    }
     if args.hidden < 2 {
         anyhow::bail!("--hidden must be at least 2, not {}", args.hidden);
     }
@@ -109,7 +112,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .with_dropout(args.dropout)
         .with_weight_decay(args.weight_decay)
         .with_learning_rate(args.lr)
-        .with_patience(args.patience.max(1))
+        .with_patience(args.patience)
         .with_unfreeze_last_block(args.unfreeze_last_block)
         .with_finetune_learning_rate(args.finetune_lr)
         .with_input(args.va_input);
