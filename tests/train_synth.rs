@@ -344,17 +344,35 @@ fn predict_gives_validate_va_s_points(
     let answers: serde_json::Value = serde_json::from_str(&out).unwrap();
     let answers = answers["predictions"].as_array().unwrap();
     assert_eq!(answers.len(), test.len());
-    let measured: std::collections::HashMap<String, [f64; 2]> =
-        std::fs::read_to_string(p("run_a/va_predictions_test.csv"))
-            .unwrap()
-            .lines()
-            .skip(1)
-            .map(|l| {
-                let f: Vec<&str> = l.rsplitn(3, ',').collect();
-                let id = l.split(',').next().unwrap().to_string();
-                (id, [f[1].parse().unwrap(), f[0].parse().unwrap()])
-            })
-            .collect();
+    let csv = std::fs::read_to_string(p("run_a/va_predictions_test.csv")).unwrap();
+    assert!(
+        csv.starts_with(
+            "track_id,label,predicted_label,valence,arousal,valence_pred,arousal_pred\n"
+        ),
+        "{csv}"
+    );
+    // The predicted label is the classifier's: as many rows name another label than the true one
+    // as validate counts errors on this split.
+    let differ = csv
+        .lines()
+        .skip(1)
+        .filter(|l| {
+            let q: Vec<&str> = l.split('"').collect();
+            q[1] != q[3]
+        })
+        .count();
+    let m = &validate_test(&p("run_a"))["metrics"];
+    let errors = m["tracks"].as_f64().unwrap() * (1.0 - m["accuracy"].as_f64().unwrap());
+    assert_eq!(differ, errors.round() as usize, "{m}");
+    let measured: std::collections::HashMap<String, [f64; 2]> = csv
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let f: Vec<&str> = l.rsplitn(3, ',').collect();
+            let id = l.split(',').next().unwrap().to_string();
+            (id, [f[1].parse().unwrap(), f[0].parse().unwrap()])
+        })
+        .collect();
     assert_eq!(measured.len(), test.len());
     for (a, (path, _)) in answers.iter().zip(&test) {
         let n: usize = path.file_stem().unwrap().to_str().unwrap().parse().unwrap();

@@ -303,12 +303,19 @@ pub fn validate_va(src: &VaSources, split: Split) -> Result<VaValidation, VaData
     );
     let json = run.path(&va_report_json(split));
     run.write_json(&va_report_json(split), &report)?;
-    let mut csv = String::from("track_id,label,valence,arousal,valence_pred,arousal_pred\n");
+    // The predicted label is the one the within-label figures and the centroid baseline group by.
+    let mut csv =
+        String::from("track_id,label,predicted_label,valence,arousal,valence_pred,arousal_pred\n");
+    let name = |c: usize| info.classes.names[c].replace('"', "\"\"");
     for (i, id) in eval.track_ids.iter().enumerate() {
-        let label = info.classes.names[eval.classes[i]].replace('"', "\"\"");
         csv.push_str(&format!(
-            "{id},\"{label}\",{},{},{},{}\n",
-            t[i][0], t[i][1], p[i][0], p[i][1]
+            "{id},\"{}\",\"{}\",{},{},{},{}\n",
+            name(eval.classes[i]),
+            name(eval.predicted[i]),
+            t[i][0],
+            t[i][1],
+            p[i][0],
+            p[i][1]
         ));
     }
     run.write_text(&va_predictions_csv(split), &csv)?;
