@@ -204,6 +204,20 @@ pub fn forward(x: &[f32], weight: &[f32], s: ConvShape, options: &ConvOptions<2>
     forward_unfolded(x, weight, s, options)
 }
 
+/// [`forward`] for weights that stay the same between calls (prediction, validation): the
+/// Winograd kernels are transformed once per weight ([`winograd::conv3x3_reusing_kernels`]).
+pub fn forward_reusing_kernels(
+    x: &[f32],
+    weight: &[f32],
+    s: ConvShape,
+    options: &ConvOptions<2>,
+) -> Vec<f32> {
+    if s.winograd(options) {
+        return winograd::conv3x3_reusing_kernels(x, weight, [s.batch, s.c_in, s.h, s.w], s.c_out);
+    }
+    forward_unfolded(x, weight, s, options)
+}
+
 /// [`forward`] by im2col + gemm, whatever the kernel.
 pub fn forward_unfolded(
     x: &[f32],

@@ -120,23 +120,27 @@ pub trait ModelBackend: Backend {
         }
     }
 
-    /// A 2-D convolution without bias (groups = 1), by musav's kernel ([`super::conv::forward`]);
-    /// under `Autodiff` its gradients are [`Self::conv2d_input_grad`] and
-    /// [`Self::conv2d_weight_grad`].
+    /// A 2-D convolution without bias (groups = 1), by musav's kernel; under `Autodiff` its
+    /// forward pass is [`Self::conv2d_forward_fresh`] and its gradients are
+    /// [`Self::conv2d_input_grad`] and [`Self::conv2d_weight_grad`]. Without it (prediction,
+    /// validation) the weights stay put from call to call, so their Winograd kernels are
+    /// transformed once ([`super::conv::forward_reusing_kernels`]; same results).
     fn conv2d_train(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
-        let device = Self::float_device(&x);
-        let s = ConvShape::new(dims::<Self, 4>(&x), dims::<Self, 4>(&weight), &options);
-        let y = conv::forward(
-            &Self::host_values(&x),
-            &Self::host_values(&weight),
-            s,
-            &options,
-        );
-        device_tensor::<Self>(y, vec![s.batch, s.c_out, s.ho, s.wo], &device)
+        conv2d_with::<Self>(x, weight, options, conv::forward_reusing_kernels)
+    }
+
+    /// [`Self::conv2d_train`]'s forward pass in training ([`super::conv::forward`]): the weights
+    /// change at every step, so keeping their transformed kernels would only fill memory.
+    fn conv2d_forward_fresh(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        conv2d_with::<Self>(x, weight, options, conv::forward)
     }
 
     /// `d loss / d x` of [`Self::conv2d_train`] for the output gradient `grad`; `x_shape` is the
@@ -309,7 +313,7 @@ impl<B: ModelBackend, C: CheckpointStrategy> ModelBackend for Autodiff<B, C> {
             }
         }
 
-        let y = B::conv2d_train(
+        let y = B::conv2d_forward_fresh(
             x.primitive.clone(),
             weight.primitive.clone(),
             options.clone(),
@@ -323,6 +327,19 @@ impl<B: ModelBackend, C: CheckpointStrategy> ModelBackend for Autodiff<B, C> {
             OpsKind::UnTracked(prep) => prep.finish(y),
         }
     }
+}
+
+/// A convolution of `x` by `weight` on the host by `kernel` (one of [`conv`]'s forward passes).
+fn conv2d_with<B: ModelBackend>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    options: ConvOptions<2>,
+    kernel: fn(&[f32], &[f32], ConvShape, &ConvOptions<2>) -> Vec<f32>,
+) -> FloatTensor<B> {
+    let device = B::float_device(&x);
+    let s = ConvShape::new(dims::<B, 4>(&x), dims::<B, 4>(&weight), &options);
+    let y = kernel(&B::host_values(&x), &B::host_values(&weight), s, &options);
+    device_tensor::<B>(y, vec![s.batch, s.c_out, s.ho, s.wo], &device)
 }
 
 fn dims<B: Backend, const D: usize>(x: &FloatTensor<B>) -> [usize; D] {

@@ -137,15 +137,98 @@ pub fn flip_kernels(weight: &[f32], c_out: usize, c_in: usize) -> Vec<f32> {
 
 /// The padded-by-1, stride-1 convolution `[batch, c_out, h, w]` of `x` (`[batch, c_in, h, w]`) by
 /// `weight` (`[c_out, c_in, 3, 3]`), no bias.
-pub fn conv3x3(
+pub fn conv3x3(x: &[f32], weight: &[f32], dims: [usize; 4], c_out: usize) -> Vec<f32> {
+    assert_eq!(weight.len(), c_out * dims[1] * 9, "weight size");
+    conv3x3_transformed(x, &transform_kernels(weight, c_out, dims[1]), dims, c_out)
+}
+
+/// [`conv3x3`] for weights that stay the same from call to call (a prediction's network): their
+/// transformed kernels are kept and reused. Transforming them cost more than the convolution itself
+/// on the last blocks' small planes (a 256 × 256 kernel for a 1 × 2 plane): skipping it cut a
+/// prediction's inference time by a fifth (README, "Benchmark"), with identical results.
+pub fn conv3x3_reusing_kernels(
     x: &[f32],
     weight: &[f32],
+    dims: [usize; 4],
+    c_out: usize,
+) -> Vec<f32> {
+    assert_eq!(weight.len(), c_out * dims[1] * 9, "weight size");
+    conv3x3_transformed(x, &KERNELS.get(weight, c_out, dims[1]), dims, c_out)
+}
+
+/// Transformed kernels of recent weights, looked up by the weights' bits (never by address: an
+/// allocator may hand a freed weight's memory to another). Bounded by its size: a served model's
+/// 3×3 kernels take ~14 MB with their copies, and a replaced model's are evicted as the new one's
+/// arrive.
+struct KernelCache(std::sync::Mutex<std::collections::VecDeque<CachedKernels>>);
+
+struct CachedKernels {
+    c_out: usize,
+    c_in: usize,
+    weight: std::sync::Arc<[f32]>,
+    transformed: std::sync::Arc<[f32]>,
+}
+
+/// Floats the cache holds at most (weights and their transforms): 128 MB.
+const KERNEL_CACHE_FLOATS: usize = 32 << 20;
+
+static KERNELS: KernelCache = KernelCache(std::sync::Mutex::new(std::collections::VecDeque::new()));
+
+impl KernelCache {
+    fn get(&self, weight: &[f32], c_out: usize, c_in: usize) -> std::sync::Arc<[f32]> {
+        let same_bits = |a: &[f32]| {
+            a.len() == weight.len()
+                && a.iter()
+                    .zip(weight)
+                    .all(|(x, y)| x.to_bits() == y.to_bits())
+        };
+        // Compared outside the lock: a copy is megabytes and the other workers may be looking too.
+        let candidates: Vec<_> = self
+            .lock()
+            .iter()
+            .filter(|e| (e.c_out, e.c_in) == (c_out, c_in))
+            .map(|e| (e.weight.clone(), e.transformed.clone()))
+            .collect();
+        if let Some((_, u)) = candidates.into_iter().find(|(w, _)| same_bits(w)) {
+            return u;
+        }
+        let transformed: std::sync::Arc<[f32]> = transform_kernels(weight, c_out, c_in).into();
+        let entry = CachedKernels {
+            c_out,
+            c_in,
+            weight: weight.into(),
+            transformed: transformed.clone(),
+        };
+        let mut cache = self.lock();
+        let size = |e: &CachedKernels| e.weight.len() + e.transformed.len();
+        let mut total: usize = cache.iter().map(size).sum::<usize>() + size(&entry);
+        while total > KERNEL_CACHE_FLOATS {
+            match cache.pop_front() {
+                Some(old) => total -= size(&old),
+                None => break,
+            }
+        }
+        if size(&entry) <= KERNEL_CACHE_FLOATS {
+            cache.push_back(entry);
+        }
+        transformed
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::VecDeque<CachedKernels>> {
+        // The cache holds no invariant a panicking holder could break half-way.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// [`conv3x3`] with the kernels already transformed (`[16, c_out, c_in]`).
+fn conv3x3_transformed(
+    x: &[f32],
+    u: &[f32],
     [batch, c_in, h, w]: [usize; 4],
     c_out: usize,
 ) -> Vec<f32> {
     assert_eq!(x.len(), batch * c_in * h * w, "input size");
-    assert_eq!(weight.len(), c_out * c_in * 9, "weight size");
-    let u = transform_kernels(weight, c_out, c_in);
+    assert_eq!(u.len(), 16 * c_out * c_in, "transformed kernels' size");
     let t = Tiling::new(h, w);
     let plane = h * w;
     let mut y = vec![0f32; batch * c_out * plane];
@@ -540,6 +623,27 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// Reused kernels give the bits of freshly transformed ones, and a weight changed in place
+    /// (same address, as after an optimiser step) is transformed again, not served stale.
+    #[test]
+    fn reused_kernels_give_the_same_bits_and_follow_changed_weights() {
+        let (shape, c_out) = ([2, 3, 9, 7], 5);
+        let [batch, c_in, h, w] = shape;
+        let x = values(batch * c_in * h * w, 6);
+        let mut k = values(c_out * c_in * 9, 7);
+        let first = conv3x3(&x, &k, shape, c_out);
+        for _ in 0..2 {
+            assert_eq!(conv3x3_reusing_kernels(&x, &k, shape, c_out), first);
+        }
+        let kept = k[4];
+        k[4] = kept + 0.5;
+        let changed = conv3x3(&x, &k, shape, c_out);
+        assert_ne!(changed, first);
+        assert_eq!(conv3x3_reusing_kernels(&x, &k, shape, c_out), changed);
+        k[4] = kept;
+        assert_eq!(conv3x3_reusing_kernels(&x, &k, shape, c_out), first);
     }
 
     #[test]
