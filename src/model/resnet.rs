@@ -149,16 +149,19 @@ pub fn batch_norm_2d<B: ModelBackend>(bn: &BatchNorm<B>, x: Tensor<B, 4>) -> Ten
     Tensor::<B, 3>::from_primitive(TensorPrimitive::Float(y)).reshape([b, c, h, w])
 }
 
-/// Global max pooling (a mood cue anywhere in the chunk counts), then the dense embedding.
+/// Global max pooling (a mood cue anywhere in the chunk counts), then the dense embedding; and,
+/// when `input` needs it, the last block's output `x` summarised (see [`VaInput::Levels`]).
 fn pooled_embedding<B: ModelBackend>(
     dense: &Linear<B>,
     dense_bn: &BatchNorm<B>,
     act: &Relu,
     x: Tensor<B, 4>,
-) -> Tensor<B, 2> {
+    input: VaInput,
+) -> (Tensor<B, 2>, Option<Tensor<B, 2>>) {
+    let stats = (input == VaInput::Levels).then(|| block_stats(&x));
     let [b, c, f, t] = x.dims();
     let x = x.reshape([b, c, f * t]).max_dim(2).reshape([b, c]);
-    act.forward(dense_bn.forward(dense.forward(x)))
+    (act.forward(dense_bn.forward(dense.forward(x))), stats)
 }
 
 /// The ResNet's last residual block and dense embedding, detached from the classifier: the VA
@@ -223,11 +226,7 @@ impl<B: ModelBackend> EmbeddingTail<B> {
         input: VaInput,
     ) -> (Tensor<B, 2>, Option<Tensor<B, 2>>) {
         let x = self.block.forward(x);
-        let stats = (input == VaInput::Levels).then(|| block_stats(&x));
-        (
-            pooled_embedding(&self.dense, &self.dense_bn, &self.act, x),
-            stats,
-        )
+        pooled_embedding(&self.dense, &self.dense_bn, &self.act, x, input)
     }
 }
 
@@ -379,11 +378,7 @@ impl<B: ModelBackend> ResNet<B> {
             Some(last) => last.forward(trunk),
             None => trunk,
         };
-        let stats = (input == VaInput::Levels).then(|| block_stats(&x));
-        (
-            pooled_embedding(&self.dense, &self.dense_bn, &self.act, x),
-            stats,
-        )
+        pooled_embedding(&self.dense, &self.dense_bn, &self.act, x, input)
     }
 
     /// Everything before the last residual block: what [`EmbeddingTail`] (the part `train-va

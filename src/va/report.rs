@@ -119,6 +119,8 @@ impl VaSampling {
         for (i, &c) in predicted_class.iter().enumerate() {
             members[c].push(i);
         }
+        let centres: [Vec<f64>; 2] =
+            std::array::from_fn(|j| centroids.iter().map(|c| c[j]).collect());
         let mut rng = StdRng::seed_from_u64(RESAMPLE_SEED);
         let mut figures = vec![[[0.0; 3]; 2]; RESAMPLES];
         let mut sample = Vec::with_capacity(truth.len());
@@ -131,13 +133,12 @@ impl VaSampling {
             for (j, dim) in f.iter_mut().enumerate() {
                 let col = |a: &[[f64; 2]]| sample.iter().map(|&i| a[i][j]).collect::<Vec<_>>();
                 let (p, t) = (col(pred), col(truth));
-                let c: Vec<f64> = classes.iter().map(|&k| centroids[k][j]).collect();
-                let centre: Vec<f64> = centroids.iter().map(|c| c[j]).collect();
+                let c: Vec<f64> = classes.iter().map(|&k| centres[j][k]).collect();
                 let model = ccc(&p, &t);
                 *dim = [
                     model,
                     model - ccc(&c, &t),
-                    within_label(&p, &t, &classes, &centre).pearson,
+                    within_label(&p, &t, &classes, &centres[j]).pearson,
                 ];
             }
         }
