@@ -204,18 +204,101 @@ pub fn forward(x: &[f32], weight: &[f32], s: ConvShape, options: &ConvOptions<2>
     forward_unfolded(x, weight, s, options)
 }
 
+/// Output positions per item up to which [`forward_reusing_kernels`] unfolds the whole batch into
+/// one gemm: on the last blocks' planes (15 positions and fewer on the default network) a gemm per
+/// item, or Winograd's per tile, reads the whole weight matrix to make a handful of columns.
+const SMALL_PLANE: usize = 32;
+
 /// [`forward`] for weights that stay the same between calls (prediction, validation): the
-/// Winograd kernels are transformed once per weight ([`winograd::conv3x3_reusing_kernels`]).
+/// Winograd kernels are transformed once per weight ([`winograd::conv3x3_reusing_kernels`]), and
+/// small planes go through one gemm for the whole batch ([`forward_batched`]).
 pub fn forward_reusing_kernels(
     x: &[f32],
     weight: &[f32],
     s: ConvShape,
     options: &ConvOptions<2>,
 ) -> Vec<f32> {
+    if s.batch > 1 && s.positions() <= SMALL_PLANE {
+        return forward_batched(x, weight, s, options);
+    }
     if s.winograd(options) {
         return winograd::conv3x3_reusing_kernels(x, weight, [s.batch, s.c_in, s.h, s.w], s.c_out);
     }
-    forward_unfolded(x, weight, s, options)
+    forward_by_row_blocks(x, weight, s, options)
+}
+
+/// Unfolded floats per block of [`forward_by_row_blocks`]: 256 KB, so that a block stays in a
+/// core's L2 cache between im2col writing it and the gemm reading it.
+const BLOCK_FLOATS: usize = 64 * 1024;
+
+/// [`forward_unfolded`] a few output rows at a time: unfolding a whole item first (2 MB for the
+/// second block's strided convolution on the default network) wrote it out to memory and read it
+/// back for the gemm.
+fn forward_by_row_blocks(
+    x: &[f32],
+    weight: &[f32],
+    s: ConvShape,
+    options: &ConvOptions<2>,
+) -> Vec<f32> {
+    let (ck, l) = (s.taps(), s.positions());
+    assert_eq!(x.len(), s.batch * s.x_len(), "input size");
+    assert_eq!(weight.len(), s.c_out * ck, "weight size");
+    let rows = (BLOCK_FLOATS / (ck * s.wo).max(1)).clamp(1, s.ho.max(1));
+    let mut y = vec![0f32; s.batch * s.y_len()];
+    for_each_item(&mut y, s.y_len(), ck * rows * s.wo, |b, y, cols, par| {
+        let xb = &x[b * s.x_len()..][..s.x_len()];
+        for first in (0..s.ho).step_by(rows) {
+            let block = first..(first + rows).min(s.ho);
+            let n = block.len() * s.wo;
+            im2col_rows(xb, s, options, cols, n, block);
+            // y[o, first·wo + p] = Σ_j weight[o, j] · cols[j, p].
+            // SAFETY: y's block is c_out × n at row stride l, weight c_out × ck, cols ck × n.
+            unsafe {
+                gemm(
+                    [s.c_out, n, ck],
+                    (y.as_mut_ptr().add(first * s.wo), l, 1),
+                    (weight.as_ptr(), ck, 1),
+                    (cols.as_ptr(), n, 1),
+                    false,
+                    par,
+                );
+            }
+        }
+    });
+    y
+}
+
+/// [`forward`] by im2col + gemm with the items side by side: `[c_out, taps] · [taps, batch·positions]`,
+/// so the weights are read once for the batch.
+fn forward_batched(x: &[f32], weight: &[f32], s: ConvShape, options: &ConvOptions<2>) -> Vec<f32> {
+    let (ck, l) = (s.taps(), s.positions());
+    let n = s.batch * l;
+    assert_eq!(x.len(), s.batch * s.x_len(), "input size");
+    assert_eq!(weight.len(), s.c_out * ck, "weight size");
+    let mut y = vec![0f32; s.batch * s.y_len()];
+    with_scratch(ck * n, s.c_out * n, |cols, prod| {
+        for (b, xb) in x.chunks_exact(s.x_len()).enumerate() {
+            im2col(xb, s, options, &mut cols[b * l..], n);
+        }
+        // prod[o, b·l + p] = Σ_j weight[o, j] · cols[j, b·l + p].
+        // SAFETY: prod is c_out × n (row stride n), weight c_out × ck (row stride ck), cols ck × n.
+        unsafe {
+            gemm(
+                [s.c_out, n, ck],
+                (prod.as_mut_ptr(), n, 1),
+                (weight.as_ptr(), ck, 1),
+                (cols.as_ptr(), n, 1),
+                false,
+                gemm::Parallelism::Rayon(0),
+            );
+        }
+        for (b, yb) in y.chunks_exact_mut(s.y_len()).enumerate() {
+            for (o, out) in yb.chunks_exact_mut(l).enumerate() {
+                out.copy_from_slice(&prod[o * n + b * l..][..l]);
+            }
+        }
+    });
+    y
 }
 
 /// [`forward`] by im2col + gemm, whatever the kernel.
@@ -239,7 +322,7 @@ pub fn forward_unfolded(
             let rhs = if pointwise {
                 xb
             } else {
-                im2col(xb, s, options, cols);
+                im2col(xb, s, options, cols, s.positions());
                 &*cols
             };
             // y[o, p] = Σ_j weight[o, j] · cols[j, p].
@@ -341,7 +424,7 @@ pub fn weight_grad_unfolded(
         let rhs = if pointwise {
             xb
         } else {
-            im2col(xb, s, options, cols);
+            im2col(xb, s, options, cols, s.positions());
             &*cols
         };
         let g = &grad[b * s.y_len()..][..s.y_len()];
@@ -424,14 +507,28 @@ fn taps(s: ConvShape, options: &ConvOptions<2>) -> impl Iterator<Item = Tap> {
     })
 }
 
-/// Unfolds one item `[c_in, h, w]` into `cols`, `[c_in·kh·kw, ho·wo]`: row `(c, ky, kx)` holds the
-/// input value each output position reads through that kernel tap (0 in the padding).
-fn im2col(x: &[f32], s: ConvShape, options: &ConvOptions<2>, cols: &mut [f32]) {
+/// Unfolds one item `[c_in, h, w]` into `cols`, `[c_in·kh·kw, ho·wo]` at row stride `ld`: row
+/// `(c, ky, kx)` holds the input value each output position reads through that kernel tap (0 in the
+/// padding).
+fn im2col(x: &[f32], s: ConvShape, options: &ConvOptions<2>, cols: &mut [f32], ld: usize) {
+    im2col_rows(x, s, options, cols, ld, 0..s.ho);
+}
+
+/// [`im2col`] for the output rows `out_rows` only: `cols` is `[c_in·kh·kw, out_rows.len()·wo]`.
+fn im2col_rows(
+    x: &[f32],
+    s: ConvShape,
+    options: &ConvOptions<2>,
+    cols: &mut [f32],
+    ld: usize,
+    out_rows: std::ops::Range<usize>,
+) {
     let sx = options.stride[1];
     let sy = options.stride[0] as isize;
-    for (tap, row) in taps(s, options).zip(cols.chunks_exact_mut(s.positions())) {
+    for (j, tap) in taps(s, options).enumerate() {
+        let row = &mut cols[j * ld..][..out_rows.len() * s.wo];
         let n = tap.cols.len();
-        for (oy, out) in row.chunks_exact_mut(s.wo).enumerate() {
+        for (oy, out) in out_rows.clone().zip(row.chunks_exact_mut(s.wo)) {
             if !tap.rows.contains(&oy) {
                 out.fill(0.0);
                 continue;

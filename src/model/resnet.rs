@@ -619,6 +619,37 @@ mod tests {
         }
     }
 
+    /// Prediction's convolutions (no autodiff: kernels reused, small planes batched, the others
+    /// unfolded a few rows at a time) against burn's `Conv2d`: planes under and over the batching
+    /// threshold, one item and several, and an unfolding split into blocks with a short last one.
+    #[test]
+    fn inference_conv2d_matches_burn_conv2d() {
+        type B = crate::backend::CpuBackend;
+        let device = Default::default();
+        let tol = burn::tensor::Tolerance::<f32>::rel_abs(1e-4, 1e-4);
+        let dist = burn::tensor::Distribution::Normal(0.0, 1.0);
+        for (batch, c_in, c_out, k, stride, h, w) in [
+            (3, 6, 5, 3, 1, 3, 5),
+            (1, 6, 5, 3, 1, 3, 5),
+            (4, 5, 7, 3, 2, 5, 9),
+            (4, 5, 7, 1, 2, 5, 9),
+            (2, 3, 4, 3, 1, 1, 2),
+            (3, 64, 5, 3, 2, 40, 60),
+            (1, 64, 5, 3, 2, 40, 60),
+            (2, 4, 6, 3, 1, 12, 17),
+        ] {
+            let conv = Conv2dConfig::new([c_in, c_out], [k, k])
+                .with_stride([stride, stride])
+                .with_padding(PaddingConfig2d::Explicit(k / 2, k / 2, k / 2, k / 2))
+                .with_bias(false)
+                .init::<B>(&device);
+            let x = Tensor::<B, 4>::random([batch, c_in, h, w], dist, &device);
+            conv.forward(x.clone())
+                .into_data()
+                .assert_approx_eq::<f32>(&conv2d(&conv, x).into_data(), tol);
+        }
+    }
+
     /// The trunk and a tail copy give the embedding exactly, and the recorded tail shape loads.
     #[test]
     fn trunk_then_tail_is_the_embedding() {
