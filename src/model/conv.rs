@@ -240,32 +240,8 @@ fn forward_by_row_blocks(
     s: ConvShape,
     options: &ConvOptions<2>,
 ) -> Vec<f32> {
-    let (ck, l) = (s.taps(), s.positions());
-    assert_eq!(x.len(), s.batch * s.x_len(), "input size");
-    assert_eq!(weight.len(), s.c_out * ck, "weight size");
-    let rows = (BLOCK_FLOATS / (ck * s.wo).max(1)).clamp(1, s.ho.max(1));
-    let mut y = vec![0f32; s.batch * s.y_len()];
-    for_each_item(&mut y, s.y_len(), ck * rows * s.wo, |b, y, cols, par| {
-        let xb = &x[b * s.x_len()..][..s.x_len()];
-        for first in (0..s.ho).step_by(rows) {
-            let block = first..(first + rows).min(s.ho);
-            let n = block.len() * s.wo;
-            im2col_rows(xb, s, options, cols, n, block);
-            // y[o, first·wo + p] = Σ_j weight[o, j] · cols[j, p].
-            // SAFETY: y's block is c_out × n at row stride l, weight c_out × ck, cols ck × n.
-            unsafe {
-                gemm(
-                    [s.c_out, n, ck],
-                    (y.as_mut_ptr().add(first * s.wo), l, 1),
-                    (weight.as_ptr(), ck, 1),
-                    (cols.as_ptr(), n, 1),
-                    false,
-                    par,
-                );
-            }
-        }
-    });
-    y
+    let rows = BLOCK_FLOATS / (s.taps() * s.wo).max(1);
+    forward_unfolded_by_rows(x, weight, s, options, rows)
 }
 
 /// [`forward`] by im2col + gemm with the items side by side: `[c_out, taps] · [taps, batch·positions]`,
@@ -308,37 +284,51 @@ pub fn forward_unfolded(
     s: ConvShape,
     options: &ConvOptions<2>,
 ) -> Vec<f32> {
+    forward_unfolded_by_rows(x, weight, s, options, s.ho)
+}
+
+/// [`forward_unfolded`] by blocks of `rows` output rows, each unfolded and multiplied in turn (a
+/// pointwise convolution, which needs no unfolding, in one block).
+fn forward_unfolded_by_rows(
+    x: &[f32],
+    weight: &[f32],
+    s: ConvShape,
+    options: &ConvOptions<2>,
+    rows: usize,
+) -> Vec<f32> {
     let (ck, l) = (s.taps(), s.positions());
     assert_eq!(x.len(), s.batch * s.x_len(), "input size");
     assert_eq!(weight.len(), s.c_out * ck, "weight size");
     let pointwise = s.pointwise(options);
+    let rows = if pointwise { s.ho } else { rows }.clamp(1, s.ho.max(1));
     let mut y = vec![0f32; s.batch * s.y_len()];
-    for_each_item(
-        &mut y,
-        s.y_len(),
-        if pointwise { 0 } else { ck * l },
-        |b, y, cols, par| {
-            let xb = &x[b * s.x_len()..][..s.x_len()];
+    let scratch = if pointwise { 0 } else { ck * rows * s.wo };
+    for_each_item(&mut y, s.y_len(), scratch, |b, y, cols, par| {
+        let xb = &x[b * s.x_len()..][..s.x_len()];
+        for first in (0..s.ho).step_by(rows) {
+            let block = first..(first + rows).min(s.ho);
+            let n = block.len() * s.wo;
             let rhs = if pointwise {
                 xb
             } else {
-                im2col(xb, s, options, cols, s.positions());
+                im2col_rows(xb, s, options, cols, n, block);
                 &*cols
             };
-            // y[o, p] = Σ_j weight[o, j] · cols[j, p].
-            // SAFETY: y is c_out × l (row stride l), weight c_out × ck (row stride ck), rhs ck × l.
+            // y[o, first·wo + p] = Σ_j weight[o, j] · rhs[j, p].
+            // SAFETY: y's block is c_out × n at row stride l, weight c_out × ck (row stride ck),
+            // rhs ck × n.
             unsafe {
                 gemm(
-                    [s.c_out, l, ck],
-                    (y.as_mut_ptr(), l, 1),
+                    [s.c_out, n, ck],
+                    (y.as_mut_ptr().add(first * s.wo), l, 1),
                     (weight.as_ptr(), ck, 1),
-                    (rhs.as_ptr(), l, 1),
+                    (rhs.as_ptr(), n, 1),
                     false,
                     par,
                 );
             }
-        },
-    );
+        }
+    });
     y
 }
 
@@ -525,24 +515,41 @@ fn im2col_rows(
 ) {
     let sx = options.stride[1];
     let sy = options.stride[0] as isize;
-    for (j, tap) in taps(s, options).enumerate() {
-        let row = &mut cols[j * ld..][..out_rows.len() * s.wo];
-        let n = tap.cols.len();
-        for (oy, out) in out_rows.clone().zip(row.chunks_exact_mut(s.wo)) {
-            if !tap.rows.contains(&oy) {
-                out.fill(0.0);
-                continue;
-            }
-            let iy = (oy as isize * sy + tap.off_y) as usize;
-            let line = &x[(tap.c * s.h + iy) * s.w + tap.ix0..];
-            out[..tap.cols.start].fill(0.0);
-            out[tap.cols.end..].fill(0.0);
-            let out = &mut out[tap.cols.clone()];
-            if sx == 1 {
-                out.copy_from_slice(&line[..n]);
-            } else {
-                for (o, v) in out.iter_mut().zip(line.iter().step_by(sx)) {
-                    *o = *v;
+    // Where a tap reads depends on the kernel position only: work it out once per position, not
+    // per channel and block.
+    let per_channel = s.kernel[0] * s.kernel[1];
+    let geometry: Vec<Tap> = taps(s, options).take(per_channel).collect();
+    for c in 0..s.c_in {
+        for (k, tap) in geometry.iter().enumerate() {
+            let j = c * per_channel + k;
+            let row = &mut cols[j * ld..][..out_rows.len() * s.wo];
+            let n = tap.cols.len();
+            for (oy, out) in out_rows.clone().zip(row.chunks_exact_mut(s.wo)) {
+                if !tap.rows.contains(&oy) {
+                    out.fill(0.0);
+                    continue;
+                }
+                let iy = (oy as isize * sy + tap.off_y) as usize;
+                let line = &x[(c * s.h + iy) * s.w + tap.ix0..];
+                out[..tap.cols.start].fill(0.0);
+                out[tap.cols.end..].fill(0.0);
+                let out = &mut out[tap.cols.clone()];
+                match sx {
+                    1 => out.copy_from_slice(&line[..n]),
+                    // Pairs, so that the compiler turns the gather into vector shuffles (the
+                    // last value may be the input's last, with no partner).
+                    2 => {
+                        let (body, last) = out.split_at_mut(n - 1);
+                        for (o, pair) in body.iter_mut().zip(line.chunks_exact(2)) {
+                            *o = pair[0];
+                        }
+                        last[0] = line[2 * (n - 1)];
+                    }
+                    _ => {
+                        for (o, v) in out.iter_mut().zip(line.iter().step_by(sx)) {
+                            *o = *v;
+                        }
+                    }
                 }
             }
         }
