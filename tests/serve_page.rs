@@ -521,6 +521,16 @@ async fn a_song_on_the_page_shows_its_labels_plane_and_timeline_and_errors_in_pl
         text(&c, "[data-fact='macro-f1'] dd").await,
         format!("{:.3}", f1.as_f64().unwrap())
     );
+    // What the VA head reads (a run's recorded input, issue 20) is on the page.
+    let va_input = model["va"]["input"]
+        .as_str()
+        .expect("the fixture has a VA head");
+    assert!(
+        text(&c, "[data-fact='va-head'] dd")
+            .await
+            .ends_with(&format!(", input {va_input}")),
+        "{model}"
+    );
 
     // A good file: what the page shows is what the API answers for the same bytes.
     upload(&c, &wav).await;

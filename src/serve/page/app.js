@@ -286,7 +286,11 @@
     fact(
       "va-head",
       "Valence–arousal head",
-      va.loaded ? "loaded, scale " + (va.scale || []).map((x) => num(x, 1)).join(" to ") : "none"
+      va.loaded
+        ? "loaded, scale " +
+            (va.scale || []).map((x) => num(x, 1)).join(" to ") +
+            (va.input ? ", input " + va.input : "")
+        : "none"
     );
     fact(
       "va-ccc",
