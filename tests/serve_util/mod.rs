@@ -119,6 +119,7 @@ pub fn fixture() -> Fixture {
                     let _ = std::fs::remove_dir_all(&kept);
                 }
                 assert!(done(&root));
+                remove_old_fixtures(&base, &name);
                 return Fixture { root };
             }
             Err(_) => {
@@ -133,6 +134,29 @@ pub fn fixture() -> Fixture {
                 }
                 std::thread::sleep(std::time::Duration::from_millis(300));
             }
+        }
+    }
+}
+
+/// Deletes the fixtures of earlier builds (one per build, ~7 MB each, piling up in the target
+/// directory), leaving `current` and any made in the last hour, which a test process of another
+/// build may still be reading.
+fn remove_old_fixtures(base: &Path, current: &str) {
+    let Ok(entries) = std::fs::read_dir(base) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        let old = entry
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age.as_secs() > 3600);
+        if name.starts_with("serve-fixture-") && !name.ends_with(".lock") && name != current && old
+        {
+            let _ = std::fs::remove_dir_all(entry.path());
         }
     }
 }
