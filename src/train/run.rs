@@ -671,6 +671,7 @@ pub fn train(
         }
         let valid = model.valid();
         let probs = predict_probs(&valid, &val_ex, chunk.frames, cfg.eval_batch, k);
+        crate::model::winograd::forget_reused_kernels();
         let m = metrics::evaluate(&val_truth, &probs, k);
         let best = m.macro_f1 > state.best_macro_f1;
         let record = EpochRecord {
