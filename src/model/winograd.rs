@@ -185,12 +185,6 @@ static KERNELS: KernelCache = KernelCache(std::sync::Mutex::new(std::collections
 
 impl KernelCache {
     fn get(&self, weight: &[f32], c_out: usize, c_in: usize) -> std::sync::Arc<[f32]> {
-        let same_bits = |a: &[f32]| {
-            a.len() == weight.len()
-                && a.iter()
-                    .zip(weight)
-                    .all(|(x, y)| x.to_bits() == y.to_bits())
-        };
         // Compared outside the lock: a copy is megabytes and the other workers may be looking too.
         let candidates: Vec<_> = self
             .lock()
@@ -198,7 +192,7 @@ impl KernelCache {
             .filter(|e| (e.c_out, e.c_in) == (c_out, c_in))
             .map(|e| (e.weight.clone(), e.transformed.clone()))
             .collect();
-        if let Some((_, u)) = candidates.into_iter().find(|(w, _)| same_bits(w)) {
+        if let Some((_, u)) = candidates.into_iter().find(|(w, _)| same_bits(w, weight)) {
             return u;
         }
         let transformed: std::sync::Arc<[f32]> = transform_kernels(weight, c_out, c_in).into();
@@ -225,19 +219,17 @@ impl KernelCache {
 
     #[cfg(test)]
     fn holds(&self, weight: &[f32]) -> bool {
-        self.lock().iter().any(|e| {
-            e.weight.len() == weight.len()
-                && e.weight
-                    .iter()
-                    .zip(weight)
-                    .all(|(x, y)| x.to_bits() == y.to_bits())
-        })
+        self.lock().iter().any(|e| same_bits(&e.weight, weight))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::VecDeque<CachedKernels>> {
         // The cache holds no invariant a panicking holder could break half-way.
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+fn same_bits(a: &[f32], b: &[f32]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
 }
 
 /// [`conv3x3`] with the kernels already transformed (`[16, c_out, c_in]`).
