@@ -165,6 +165,12 @@ pub fn forget_reused_kernels() {
     KERNELS.lock().clear();
 }
 
+/// Floats the kept transforms take now (weights and their transforms): the memory
+/// [`forget_reused_kernels`] gives back.
+pub fn reused_kernel_floats() -> usize {
+    KERNELS.lock().iter().map(CachedKernels::floats).sum()
+}
+
 /// Transformed kernels of recent weights, looked up by the weights' bits (never by address: an
 /// allocator may hand a freed weight's memory to another). Bounded by its size: a served model's
 /// 3×3 kernels take ~14 MB with their copies, and a replaced model's are evicted as the new one's
@@ -176,6 +182,12 @@ struct CachedKernels {
     c_in: usize,
     weight: std::sync::Arc<[f32]>,
     transformed: std::sync::Arc<[f32]>,
+}
+
+impl CachedKernels {
+    fn floats(&self) -> usize {
+        self.weight.len() + self.transformed.len()
+    }
 }
 
 /// Floats the cache holds at most (weights and their transforms): 128 MB.
@@ -203,15 +215,15 @@ impl KernelCache {
             transformed: transformed.clone(),
         };
         let mut cache = self.lock();
-        let size = |e: &CachedKernels| e.weight.len() + e.transformed.len();
-        let mut total: usize = cache.iter().map(size).sum::<usize>() + size(&entry);
+        let mut total: usize =
+            cache.iter().map(CachedKernels::floats).sum::<usize>() + entry.floats();
         while total > KERNEL_CACHE_FLOATS {
             match cache.pop_front() {
-                Some(old) => total -= size(&old),
+                Some(old) => total -= old.floats(),
                 None => break,
             }
         }
-        if size(&entry) <= KERNEL_CACHE_FLOATS {
+        if entry.floats() <= KERNEL_CACHE_FLOATS {
             cache.push_back(entry);
         }
         transformed
