@@ -77,6 +77,19 @@ fn export(dir: &Path, per_class: [usize; 3]) -> MemorySource {
     MemorySource(mels)
 }
 
+/// A new run's inputs: the export at `export`, its features from `source`, the run at `out`.
+fn fresh_run<'a>(export: &'a Path, source: &'a MemorySource, out: &'a Path) -> TrainInputs<'a> {
+    TrainInputs {
+        export,
+        features: "memory".into(),
+        source,
+        out,
+        resume: false,
+        va_targets: None,
+        convention: Default::default(),
+    }
+}
+
 fn small() -> TrainConfig {
     TrainConfig::new()
         .with_channels(vec![8, 8, 16, 16, 16])
@@ -110,17 +123,9 @@ fn resume(inputs: &TrainInputs<'_>, cfg: &TrainConfig) -> (Option<usize>, TrainO
 #[test]
 fn learns_well_above_chance_and_the_checkpoint_reloads_identically() {
     let tmp = tempfile::tempdir().unwrap();
-    let source = export(&tmp.path().join("export"), [16, 6, 6]);
-    let out = tmp.path().join("run");
-    let inputs = TrainInputs {
-        export: &tmp.path().join("export"),
-        features: "memory".into(),
-        source: &source,
-        out: &out,
-        resume: false,
-        va_targets: None,
-        convention: Default::default(),
-    };
+    let (export_dir, out) = (tmp.path().join("export"), tmp.path().join("run"));
+    let source = export(&export_dir, [16, 6, 6]);
+    let inputs = fresh_run(&export_dir, &source, &out);
     let mut epochs_seen = 0;
     let outcome = train(
         &inputs,
@@ -150,7 +155,7 @@ fn learns_well_above_chance_and_the_checkpoint_reloads_identically() {
 
     // The reloaded checkpoint predicts exactly what the in-memory best model predicts.
     let info = RunDir::new(&out).info().unwrap();
-    let tracks = musav::train::data::tracks_from_export(&tmp.path().join("export"))
+    let tracks = musav::train::data::tracks_from_export(&export_dir)
         .unwrap()
         .0;
     let (examples, _) = musav::train::data::load(&tracks, &source, &info.chunk);
@@ -186,17 +191,9 @@ fn learns_well_above_chance_and_the_checkpoint_reloads_identically() {
 #[test]
 fn an_interrupted_run_resumes_from_its_epoch() {
     let tmp = tempfile::tempdir().unwrap();
-    let source = export(&tmp.path().join("export"), [6, 3, 0]);
-    let out = tmp.path().join("run");
-    let mut inputs = TrainInputs {
-        export: &tmp.path().join("export"),
-        features: "memory".into(),
-        source: &source,
-        out: &out,
-        resume: false,
-        va_targets: None,
-        convention: Default::default(),
-    };
+    let (export_dir, out) = (tmp.path().join("export"), tmp.path().join("run"));
+    let source = export(&export_dir, [6, 3, 0]);
+    let mut inputs = fresh_run(&export_dir, &source, &out);
     let cfg = small().with_epochs(3).with_patience(10);
     let cancel = AtomicBool::new(false);
     let first = train(
@@ -241,17 +238,9 @@ fn an_interrupted_run_resumes_from_its_epoch() {
 #[test]
 fn a_run_stopped_before_its_first_epoch_ends_has_no_model_and_resumes_from_the_start() {
     let tmp = tempfile::tempdir().unwrap();
-    let source = export(&tmp.path().join("export"), [6, 3, 0]);
-    let out = tmp.path().join("run");
-    let mut inputs = TrainInputs {
-        export: &tmp.path().join("export"),
-        features: "memory".into(),
-        source: &source,
-        out: &out,
-        resume: false,
-        va_targets: None,
-        convention: Default::default(),
-    };
+    let (export_dir, out) = (tmp.path().join("export"), tmp.path().join("run"));
+    let source = export(&export_dir, [6, 3, 0]);
+    let mut inputs = fresh_run(&export_dir, &source, &out);
     let cfg = small().with_epochs(1);
     let cancel = AtomicBool::new(false);
     let stopped = train(
@@ -287,15 +276,7 @@ fn missing_and_corrupt_features_are_skipped_and_reported() {
     *source.0.get_mut(&paths[2]).unwrap() = Array2::zeros((40, 50));
     let out = tmp.path().join("run");
     let outcome = train(
-        &TrainInputs {
-            export: &tmp.path().join("export"),
-            features: "memory".into(),
-            source: &source,
-            out: &out,
-            resume: false,
-            va_targets: None,
-            convention: Default::default(),
-        },
+        &fresh_run(&tmp.path().join("export"), &source, &out),
         &small().with_epochs(1),
         |_| {},
         &AtomicBool::new(false),
@@ -318,16 +299,8 @@ fn fingerprint(
     cfg: &TrainConfig,
     name: &str,
 ) -> (Vec<u64>, Vec<u32>) {
-    let out = dir.join(name);
-    let inputs = TrainInputs {
-        export: &dir.join("export"),
-        features: "memory".into(),
-        source,
-        out: &out,
-        resume: false,
-        va_targets: None,
-        convention: Default::default(),
-    };
+    let (export_dir, out) = (dir.join("export"), dir.join(name));
+    let inputs = fresh_run(&export_dir, source, &out);
     let outcome = train(&inputs, cfg, |_| {}, &AtomicBool::new(false)).unwrap();
     let losses: Vec<u64> = outcome
         .history
@@ -402,17 +375,9 @@ fn a_training_beside_another_is_still_the_one_its_seed_gives() {
 fn validation_leaves_no_transformed_kernels_behind() {
     use musav::model::winograd::reused_kernel_floats;
     let tmp = tempfile::tempdir().unwrap();
-    let source = export(&tmp.path().join("export"), [8, 4, 4]);
-    let out = tmp.path().join("run");
-    let inputs = TrainInputs {
-        export: &tmp.path().join("export"),
-        features: "memory".into(),
-        source: &source,
-        out: &out,
-        resume: false,
-        va_targets: None,
-        convention: Default::default(),
-    };
+    let (export_dir, out) = (tmp.path().join("export"), tmp.path().join("run"));
+    let source = export(&export_dir, [8, 4, 4]);
+    let inputs = fresh_run(&export_dir, &source, &out);
     let mut held = Vec::new();
     let outcome = train(
         &inputs,
@@ -427,7 +392,7 @@ fn validation_leaves_no_transformed_kernels_behind() {
     .unwrap();
     assert_eq!(held, [0, 0], "floats kept after each epoch's validation");
     // The same prediction path does keep them (so the zeros above are the emptying's doing).
-    let tracks = musav::train::data::tracks_from_export(&tmp.path().join("export"))
+    let tracks = musav::train::data::tracks_from_export(&export_dir)
         .unwrap()
         .0;
     let (examples, _) = musav::train::data::load(&tracks, &source, &small().chunk());
@@ -441,7 +406,8 @@ fn validation_leaves_no_transformed_kernels_behind() {
 fn the_auxiliary_va_loss_trains_records_and_resumes() {
     use musav::va::targets::Targets;
     let tmp = tempfile::tempdir().unwrap();
-    let source = export(&tmp.path().join("export"), [12, 4, 4]);
+    let (export_dir, out) = (tmp.path().join("export"), tmp.path().join("run"));
+    let source = export(&export_dir, [12, 4, 4]);
     // A target per track that follows its class (as tags would) plus a per-track part.
     let csv = std::fs::read_to_string(tmp.path().join("export/single_label.csv")).unwrap();
     let mut targets = HashMap::new();
@@ -454,16 +420,10 @@ fn the_auxiliary_va_loss_trains_records_and_resumes() {
         );
     }
     let targets = Targets::Annotations(targets);
-    let out = tmp.path().join("run");
     let cfg = small().with_epochs(2).with_va_weight(Some(0.5));
     let mut inputs = TrainInputs {
-        export: &tmp.path().join("export"),
-        features: "memory".into(),
-        source: &source,
-        out: &out,
-        resume: false,
         va_targets: Some(&targets),
-        convention: Default::default(),
+        ..fresh_run(&export_dir, &source, &out)
     };
     let outcome = train(&inputs, &cfg, |_| {}, &AtomicBool::new(false)).unwrap();
     assert_eq!(outcome.history.len(), 2);
@@ -487,13 +447,8 @@ fn the_auxiliary_va_loss_trains_records_and_resumes() {
     let none = Targets::Annotations(HashMap::new());
     let err = train(
         &TrainInputs {
-            export: &tmp.path().join("export"),
-            features: "memory".into(),
-            source: &source,
-            out: &tmp.path().join("run_none"),
-            resume: false,
             va_targets: Some(&none),
-            convention: Default::default(),
+            ..fresh_run(&export_dir, &source, &tmp.path().join("run_none"))
         },
         &cfg,
         |_| {},
